@@ -1,0 +1,313 @@
+"""The base every estimator of the package shares.
+
+It owns what is the same for all rating models: input validation, id encoding, the validation
+split for early stopping, the unknown-id policy, ``predict``/``recommend`` plumbing, tags and
+save/load. Subclasses implement only the algorithm (``_fit_ratings`` and ``_predict_codes``).
+"""
+
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _persistence
+from ._data import (
+    RatingTable,
+    build_vocabulary,
+    check_no_duplicates,
+    check_ratings,
+    encode_ids,
+    split_id_columns,
+    validation_mask,
+    _listing,
+)
+
+# Shrinks the per-user and per-item mean deviations used for unknown pairs towards zero, so an id
+# seen once does not dictate its fallback (the damped means of Koren's baseline predictors).
+_FALLBACK_DAMPING = 5.0
+_RECOMMEND_BATCH = 1024
+_MIN_RATINGS = 2
+
+SHARED_PARAMETER_DOCS = """
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training ratings, score the validation RMSE after
+        every iteration, stop after ``n_iter_no_change`` iterations without an improvement of at
+        least ``tol``, and restore the best iteration's state. When False, training stops when
+        the training loss stops improving by ``tol`` for ``n_iter_no_change`` iterations.
+
+    validation_fraction : float, default=0.1
+        Share of the training ratings held out for early stopping. Ratings are drawn at random,
+        but a user or item is never left without a training rating.
+
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule, in iterations.
+
+    tol : float, default=1e-4
+        Smallest improvement that counts for the stopping rule.
+
+    handle_unknown : {'mean', 'error'}, default='mean'
+        What ``predict`` and ``recommend`` do with ids unseen during ``fit``. ``'mean'`` predicts
+        the global mean plus the damped mean deviation of the known side (the global mean alone
+        when both are unknown) and never raises; ``'error'`` raises a ``ValueError`` naming the
+        unknown ids.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the validation split, batching, initialisation and sampling. With an int, fits on
+        the CPU are reproducible bit for bit. The global numpy and torch seeds are never touched.
+
+    verbose : int, default=0
+        Print one progress line per iteration (loss, validation RMSE, seconds, ETA) when > 0.
+"""
+
+
+def _known_mask_message(raw_ids, known, name):
+    unknown = np.unique(raw_ids[~known])
+    return f"{len(unknown)} unknown {name} id(s) {_listing(unknown)}"
+
+
+class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
+    """Shared base of the package's rating regressors; not for direct use.
+
+    ``X`` holds (user id, item id) pairs; ``y`` the explicit ratings.
+    """
+
+    _parameter_constraints: dict = {
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "handle_unknown": [StrOptions({"mean", "error"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the model to (user, item) pairs and their ratings.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_ratings, 2)
+            User ids in the first column, item ids in the second (ints or strings; a numpy
+            array, a list of pairs or a pandas DataFrame with two columns).
+        y : array-like of shape (n_ratings,)
+            Explicit ratings on any real scale.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        incremental = bool(getattr(self, "warm_start", False)) and hasattr(self, "user_ids_")
+        table = self._validate_training_data(X, y, incremental)
+        rng = check_random_state(self.random_state)
+        if self.early_stopping:
+            mask = validation_mask(table, self.validation_fraction, rng)
+            if not mask.any():
+                raise ValueError(
+                    f"early_stopping needs a validation part but {len(table)} ratings leave none "
+                    f"at validation_fraction={self.validation_fraction}: pass more ratings, a "
+                    "larger validation_fraction or early_stopping=False."
+                )
+            train, valid = table.subset(~mask), table.subset(mask)
+        else:
+            train, valid = table, None
+        self._set_rating_statistics(train, table)
+        self._fit_ratings(train, valid, rng, incremental)
+        return self
+
+    def _validate_training_data(self, X, y, incremental):
+        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=not incremental)
+        users, items = split_id_columns(X)
+        ratings = check_ratings(y, X.shape[0])
+        if len(ratings) < _MIN_RATINGS:
+            raise ValueError(f"fit needs at least {_MIN_RATINGS} ratings; got {len(ratings)}.")
+        if incremental:
+            user_codes, user_known = encode_ids(self.user_ids_, users, "user")
+            item_codes, item_known = encode_ids(self.item_ids_, items, "item")
+            if not (user_known.all() and item_known.all()):
+                problems = [
+                    _known_mask_message(ids, known, name)
+                    for ids, known, name in ((users, user_known, "user"), (items, item_known, "item"))
+                    if not known.all()
+                ]
+                raise ValueError(
+                    "warm_start=True continues training on the ids of the first fit, but X has "
+                    + " and ".join(problems) + "; refit with warm_start=False to add new ids."
+                )
+        else:
+            self.user_ids_, user_codes = build_vocabulary(users)
+            self.item_ids_, item_codes = build_vocabulary(items)
+            self.n_users_, self.n_items_ = len(self.user_ids_), len(self.item_ids_)
+        check_no_duplicates(user_codes, item_codes, self.user_ids_, self.item_ids_)
+        # A canonical order makes the fit depend on the ratings, not on the order of the rows.
+        order = np.lexsort((item_codes, user_codes))
+        return RatingTable(user_codes[order], item_codes[order], ratings[order],
+                           self.n_users_, self.n_items_)
+
+    def _set_rating_statistics(self, train, table):
+        """Global mean, fallback deviations and the seen-items matrix, from the training part."""
+        self.global_mean_ = float(train.values.mean())
+        self.rating_std_ = float(train.values.std()) or 1.0
+        self.rating_range_ = (float(table.values.min()), float(table.values.max()))
+        residual = train.values - self.global_mean_
+        for side, codes, size in (("user", train.users, self.n_users_), ("item", train.items, self.n_items_)):
+            sums = np.bincount(codes, weights=residual, minlength=size)
+            counts = np.bincount(codes, minlength=size)
+            setattr(self, f"{side}_fallback_", sums / (counts + _FALLBACK_DAMPING))
+        self.seen_items_ = table.to_csr(np.ones(len(table), dtype=bool))
+
+    @abstractmethod
+    def _fit_ratings(self, train, valid, rng, incremental):
+        """Fit the algorithm on encoded training ratings (``valid`` is None without early stopping)."""
+
+    # --------------------------------------------------------------- prediction
+    @abstractmethod
+    def _predict_codes(self, users, items, return_std=False):
+        """Predictions (and standard deviations) for known user and item codes."""
+
+    def _score_items(self, users):
+        """Predicted ratings of every item for known user codes, shape (len(users), n_items)."""
+        n_items = self.n_items_
+        pairs_users = np.repeat(users, n_items)
+        pairs_items = np.tile(np.arange(n_items), len(users))
+        return self._predict_codes(pairs_users, pairs_items).reshape(len(users), n_items)
+
+    def _encode_pairs(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
+        users, items = split_id_columns(X)
+        user_codes, user_known = encode_ids(self.user_ids_, users, "user")
+        item_codes, item_known = encode_ids(self.item_ids_, items, "item")
+        if self.handle_unknown == "error" and not (user_known.all() and item_known.all()):
+            problems = [
+                _known_mask_message(ids, known, name)
+                for ids, known, name in ((users, user_known, "user"), (items, item_known, "item"))
+                if not known.all()
+            ]
+            raise ValueError(
+                "X contains " + " and ".join(problems)
+                + " not seen during fit (handle_unknown='error')."
+            )
+        return user_codes, user_known, item_codes, item_known
+
+    def _predict(self, X, return_std=False):
+        user_codes, user_known, item_codes, item_known = self._encode_pairs(X)
+        both = user_known & item_known
+        fallback = (
+            self.global_mean_
+            + np.where(user_known, self.user_fallback_[user_codes], 0.0)
+            + np.where(item_known, self.item_fallback_[item_codes], 0.0)
+        )
+        prediction = fallback
+        std = np.full(len(fallback), self.rating_std_)
+        if both.any():
+            result = self._predict_codes(user_codes[both], item_codes[both], return_std=return_std)
+            if return_std:
+                prediction[both], std[both] = result
+            else:
+                prediction[both] = result
+        return (prediction, std) if return_std else prediction
+
+    def predict(self, X):
+        """Predict the ratings of (user, item) pairs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2)
+            User ids in the first column, item ids in the second.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_pairs,)
+            Predicted ratings. Pairs with an id unseen in ``fit`` follow ``handle_unknown``.
+        """
+        return self._predict(X)
+
+    def recommend(self, users, n=10, exclude_seen=True):
+        """Top-``n`` items for each user, in raw ids, best first.
+
+        Parameters
+        ----------
+        users : array-like of shape (n_users,) or scalar
+            Raw user ids.
+        n : int, default=10
+            Number of items per user, at most the number of items seen in ``fit``.
+        exclude_seen : bool, default=True
+            Leave out the items each user rated in the data given to ``fit``.
+
+        Returns
+        -------
+        item_ids : ndarray of shape (n_users, n)
+            Raw item ids, best first.
+        scores : ndarray of shape (n_users, n)
+            Predicted ratings of those items. A user with fewer than ``n`` unrated items gets
+            ``-inf`` scores in the positions past them (the ids there are rated items).
+        """
+        check_is_fitted(self)
+        if not isinstance(n, Integral) or isinstance(n, bool) or not 1 <= n <= self.n_items_:
+            raise ValueError(f"n must be an integer in [1, {self.n_items_}] (the number of items); got {n!r}.")
+        raw_users = np.atleast_1d(np.asarray(users, dtype=None if not isinstance(users, list) else object))
+        if raw_users.ndim != 1:
+            raise ValueError(f"users must be one-dimensional; got shape {raw_users.shape}.")
+        pairs = np.column_stack([raw_users, np.repeat(self.item_ids_[:1], len(raw_users))])
+        user_codes, user_known, _, _ = self._encode_pairs(pairs.astype(object))
+        fallback_scores = self.global_mean_ + self.item_fallback_
+        top_items = np.empty((len(raw_users), n), dtype=np.int64)
+        top_scores = np.empty((len(raw_users), n))
+        for start in range(0, len(raw_users), _RECOMMEND_BATCH):
+            rows = slice(start, start + _RECOMMEND_BATCH)
+            known = user_known[rows]
+            scores = np.tile(fallback_scores, (len(known), 1))
+            if known.any():
+                scores[known] = self._score_items(user_codes[rows][known])
+                if exclude_seen:
+                    seen = self.seen_items_[user_codes[rows][known]].tocoo()
+                    block = scores[known]
+                    block[seen.row, seen.col] = -np.inf
+                    scores[known] = block
+            best = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+            best_scores = np.take_along_axis(scores, best, axis=1)
+            order = np.argsort(-best_scores, axis=1, kind="stable")
+            top_items[rows] = np.take_along_axis(best, order, axis=1)
+            top_scores[rows] = np.take_along_axis(best_scores, order, axis=1)
+        return self.item_ids_[top_items], top_scores
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path):
+        """Save the fitted estimator to ``path`` in a safe, self-contained format.
+
+        The file holds the parameters and the fitted state as tensors and plain containers
+        (no pickled code): :func:`skcrossvae.load` reads it with ``torch.load(weights_only=True)``
+        on any machine, with or without a GPU. The training data is not needed to load it.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.
+        """
+        check_is_fitted(self)
+        _persistence.save_estimator(self, path)
+
+    def _module_factory(self):
+        """Rebuild the torch module(s) of a fitted estimator from its fitted sizes (for load)."""
+        return {}
+
+    def __getstate__(self):
+        # Pickles (joblib, Dask, copy) carry CPU tensors so they load on machines without CUDA.
+        return _persistence.state_to_cpu(super().__getstate__())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = False
+        tags.regressor_tags.poor_score = True
+        device = getattr(self, "device", "cpu")
+        tags.non_deterministic = device not in ("cpu", "auto")
+        return tags

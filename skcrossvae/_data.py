@@ -1,0 +1,186 @@
+"""Rating data handling shared by every estimator: input checks, id encoding, sparse layouts.
+
+Ids may be integers, floats or strings. Each column is normalised to one numpy kind so that
+encoding is a vectorised ``np.unique`` at fit time and a ``searchsorted`` at predict time.
+"""
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+
+_COLUMN_NAMES = ("user", "item")
+_MAX_LISTED = 5
+
+
+def _listing(values):
+    """A short, readable listing of offending values or positions for error messages."""
+    values = list(values)
+    shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in values[:_MAX_LISTED])
+    more = f" and {len(values) - _MAX_LISTED} more" if len(values) > _MAX_LISTED else ""
+    return f"[{shown}]{more}"
+
+
+def _normalise_id_column(column, name):
+    """Return ``column`` as an int64, float64 or str numpy array; raise on NaN, inf or mixed types."""
+    column = np.asarray(column)
+    if column.dtype.kind in "iu":
+        return column.astype(np.int64, copy=False)
+    if column.dtype.kind == "b":
+        raise ValueError(f"{name} ids are booleans; use integer or string ids.")
+    if column.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(column))
+        if bad.size:
+            raise ValueError(f"{name} ids contain NaN or inf at rows {_listing(bad)}.")
+        return column.astype(np.float64, copy=False)
+    if column.dtype.kind in "US":
+        return column.astype(str)
+    if column.dtype.kind != "O":
+        raise ValueError(f"{name} ids have unsupported dtype {column.dtype}; use integers or strings.")
+    is_str = np.fromiter((isinstance(v, str) for v in column), bool, len(column))
+    if is_str.all():
+        return column.astype(str)
+    is_int = np.fromiter(
+        (isinstance(v, Integral) and not isinstance(v, bool) for v in column), bool, len(column)
+    )
+    if is_int.all():
+        return column.astype(np.int64)
+    is_real = np.fromiter(
+        (isinstance(v, Real) and not isinstance(v, bool) for v in column), bool, len(column)
+    )
+    if is_real.all():
+        return _normalise_id_column(column.astype(np.float64), name)
+    missing = np.flatnonzero([v is None for v in column])
+    if missing.size:
+        raise ValueError(f"{name} ids contain None at rows {_listing(missing)}.")
+    kinds = sorted({type(v).__name__ for v in column})
+    raise ValueError(f"{name} ids mix types {kinds}; use one type (all integers or all strings).")
+
+
+def split_id_columns(X):
+    """Split a validated two-column array into normalised (user ids, item ids)."""
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(
+            f"X must have exactly two columns (user id, item id); got shape {X.shape}. "
+            "Select the user and item columns, e.g. df[['user', 'item']]."
+        )
+    return tuple(_normalise_id_column(X[:, k], _COLUMN_NAMES[k]) for k in range(2))
+
+
+def check_ratings(y, n_samples):
+    """Return ratings as a new float64 array; raise on non-numeric, NaN/inf or length mismatch."""
+    y_array = np.asarray(y)
+    if y_array.dtype.kind not in "iuf":
+        try:
+            y_array = y_array.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"ratings y must be numeric; got dtype {y_array.dtype}: {exc}") from None
+    if y_array.ndim == 2 and y_array.shape[1] == 1:
+        y_array = y_array[:, 0]
+    if y_array.ndim != 1:
+        raise ValueError(f"ratings y must be one-dimensional; got shape {y_array.shape}.")
+    if y_array.shape[0] != n_samples:
+        raise ValueError(f"X has {n_samples} rows but y has {y_array.shape[0]} ratings.")
+    y_array = np.array(y_array, dtype=np.float64)  # always a copy: the caller's array stays untouched
+    bad = np.flatnonzero(~np.isfinite(y_array))
+    if bad.size:
+        raise ValueError(f"ratings y contain NaN or inf at rows {_listing(bad)}.")
+    return y_array
+
+
+def build_vocabulary(ids):
+    """Sorted unique ids and the code of each input id (its position in the vocabulary)."""
+    try:
+        return np.unique(ids, return_inverse=True)
+    except TypeError as exc:  # unorderable ids slipped through normalisation
+        raise ValueError(f"ids cannot be sorted: {exc}") from None
+
+
+def encode_ids(vocabulary, ids, name):
+    """Codes of ``ids`` in a sorted ``vocabulary`` and a mask of the known ones.
+
+    Unknown ids get code 0; callers decide what to do with them through the mask.
+    """
+    known_numeric = vocabulary.dtype.kind in "if"
+    if known_numeric != (ids.dtype.kind in "if"):
+        seen, now = ("numbers", "strings") if known_numeric else ("strings", "numbers")
+        raise ValueError(f"{name} ids were {seen} at fit time but are {now} now.")
+    positions = np.minimum(np.searchsorted(vocabulary, ids), len(vocabulary) - 1)
+    known = vocabulary[positions] == ids
+    return np.where(known, positions, 0), known
+
+
+@dataclass
+class RatingTable:
+    """Encoded ratings: parallel arrays of user codes, item codes and values.
+
+    Attributes
+    ----------
+    users, items : ndarray of int64
+        Codes in ``[0, n_users)`` and ``[0, n_items)``.
+    values : ndarray of float64
+        The ratings.
+    n_users, n_items : int
+        Sizes of the id vocabularies (some codes may have no rating in a subset).
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    values: np.ndarray
+    n_users: int
+    n_items: int
+
+    def __len__(self):
+        return len(self.values)
+
+    def subset(self, mask):
+        """The ratings selected by a boolean mask or index array, same vocabularies."""
+        return RatingTable(
+            self.users[mask], self.items[mask], self.values[mask], self.n_users, self.n_items
+        )
+
+    def to_csr(self, values=None):
+        """User × item CSR matrix (the paper's X), with ``values`` instead of the ratings if given."""
+        data = self.values if values is None else values
+        return sp.csr_matrix(
+            (data, (self.users, self.items)), shape=(self.n_users, self.n_items)
+        )
+
+    def transpose(self):
+        """The same ratings seen from the item side."""
+        return RatingTable(self.items, self.users, self.values, self.n_items, self.n_users)
+
+
+def check_no_duplicates(user_codes, item_codes, user_ids, item_ids):
+    """Raise a ValueError naming the (user, item) pairs that occur more than once."""
+    n_items = int(item_codes.max()) + 1 if len(item_codes) else 1
+    keys = user_codes.astype(np.int64) * n_items + item_codes
+    unique_keys, counts = np.unique(keys, return_counts=True)
+    if len(unique_keys) == len(keys):
+        return
+    repeated = unique_keys[counts > 1]
+    pairs = [
+        (user_ids[k // n_items].item(), item_ids[k % n_items].item()) for k in repeated[:_MAX_LISTED]
+    ]
+    more = f" and {len(repeated) - _MAX_LISTED} more" if len(repeated) > _MAX_LISTED else ""
+    raise ValueError(
+        f"{len(repeated)} (user, item) pairs occur more than once, e.g. {pairs}{more}. "
+        "Each pair must have one rating: aggregate them first, for example with "
+        "skcrossvae.datasets.drop_duplicate_ratings (keeps the most recent rating)."
+    )
+
+
+def validation_mask(table, fraction, rng):
+    """Draw a random validation subset that leaves every user and item at least one training rating.
+
+    Ratings are drawn uniformly; a user (then an item) left with no training rating gets all its
+    drawn ratings back, so the validation part only holds pairs the model can learn from.
+    """
+    n_valid = int(round(fraction * len(table)))
+    mask = np.zeros(len(table), dtype=bool)
+    mask[rng.choice(len(table), size=n_valid, replace=False)] = True
+    for codes, size in ((table.users, table.n_users), (table.items, table.n_items)):
+        train_counts = np.bincount(codes[~mask], minlength=size)
+        mask &= train_counts[codes] > 0
+    return mask

@@ -1,0 +1,101 @@
+"""Sparse batching of ratings: row batches for the encoders and (user batch, item batch) blocks."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._crossvae import SideBatch
+from ._device import as_tensor
+
+
+def partition(n_rows, batch_size, rng):
+    """Split ``0..n_rows-1`` at random into batches of at most ``batch_size`` (Algorithm 1, line 3)."""
+    order = rng.permutation(n_rows)
+    return [order[start:start + batch_size] for start in range(0, n_rows, batch_size)]
+
+
+def _row_order(rows, n_rows):
+    """Entries sorted by row (stable) and the CSR-style pointer of each row."""
+    order = np.argsort(rows, kind="stable")
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return order, indptr
+
+
+def _gather_rows(batch_rows, order, indptr):
+    """Positions (in the original arrays) of every entry of ``batch_rows``, row by row."""
+    starts, lengths = indptr[batch_rows], indptr[batch_rows + 1] - indptr[batch_rows]
+    total = int(lengths.sum())
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return order[shift + np.arange(total)], lengths
+
+
+def side_batches(rows, columns, inputs, targets, n_rows, batches, device):
+    """One :class:`SideBatch` per batch of rows (users, or items on the transposed side).
+
+    ``targets`` are stored along for schedules whose decoder works row batch by row batch.
+    """
+    order, indptr = _row_order(rows, n_rows)
+    result = []
+    for batch_rows in batches:
+        entries, lengths = _gather_rows(batch_rows, order, indptr)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        distinct, positions = np.unique(columns[entries], return_inverse=True)
+        result.append(SideBatch(
+            rows=as_tensor(batch_rows, device, torch.long),
+            offsets=as_tensor(offsets, device, torch.long),
+            columns=as_tensor(columns[entries], device, torch.long),
+            inputs=as_tensor(inputs[entries], device, torch.float32),
+            segment=as_tensor(np.repeat(np.arange(len(batch_rows)), lengths), device, torch.long),
+            counts=as_tensor(np.maximum(lengths, 1), device, torch.float32),
+            targets=as_tensor(targets[entries], device, torch.float32),
+            distinct=as_tensor(distinct, device, torch.long),
+            positions=as_tensor(positions, device, torch.long),
+        ))
+    return result
+
+
+@dataclass
+class Blocks:
+    """Ratings grouped by (user batch, item batch), with positions local to each batch.
+
+    Block ``(b, c)`` holds entries ``pointer[b * n_item_batches + c]`` to the next pointer.
+    """
+
+    local_users: torch.Tensor
+    local_items: torch.Tensor
+    targets: torch.Tensor
+    pointer: np.ndarray
+    n_item_batches: int
+
+    def block(self, user_batch, item_batch):
+        key = user_batch * self.n_item_batches + item_batch
+        entries = slice(int(self.pointer[key]), int(self.pointer[key + 1]))
+        return self.local_users[entries], self.local_items[entries], self.targets[entries]
+
+
+def _batch_positions(batches, n_rows):
+    batch_of = np.empty(n_rows, dtype=np.int64)
+    position = np.empty(n_rows, dtype=np.int64)
+    for number, rows in enumerate(batches):
+        batch_of[rows] = number
+        position[rows] = np.arange(len(rows))
+    return batch_of, position
+
+
+def make_blocks(users, items, targets, user_batches, item_batches, n_users, n_items, device):
+    """Group ratings into the nested schedule's (user batch × item batch) blocks."""
+    user_batch, user_position = _batch_positions(user_batches, n_users)
+    item_batch, item_position = _batch_positions(item_batches, n_items)
+    n_item_batches = len(item_batches)
+    keys = user_batch[users] * n_item_batches + item_batch[items]
+    order = np.argsort(keys, kind="stable")
+    pointer = np.searchsorted(keys[order], np.arange(len(user_batches) * n_item_batches + 1))
+    return Blocks(
+        local_users=as_tensor(user_position[users][order], device, torch.long),
+        local_items=as_tensor(item_position[items][order], device, torch.long),
+        targets=as_tensor(targets[order], device, torch.float32),
+        pointer=pointer,
+        n_item_batches=n_item_batches,
+    )

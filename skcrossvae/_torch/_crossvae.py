@@ -1,0 +1,225 @@
+"""The cross-feedback VAE of Jin et al.: encoders, attention and the ELBO terms.
+
+Notation follows the paper: a *side* is the user side (rows of X) or the item side (rows of
+X^T); the *other* side's embeddings sampled at the previous iteration are the cross-fed latent
+input (Z_U for users, Z_V for items). Everything sparse is visited through the stored ratings only.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._layers import MLP, LatentConcatInput, Linear, SparseInput
+
+_RATIO_EPS = 1e-6
+
+
+@dataclass
+class SideBatch:
+    """The sparse inputs of one batch of rows (users or items), as tensors on the model's device.
+
+    Attributes
+    ----------
+    rows : LongTensor (B,)
+        Codes of the batch's rows.
+    offsets : LongTensor (B,)
+        Start of each row's entries in the flat arrays (``embedding_bag`` offsets).
+    columns : LongTensor (nnz,)
+        Codes of the other side for each stored rating of the batch, row by row.
+    inputs : FloatTensor (nnz,)
+        The rating entries fed to the observed-input layer (scaled).
+    segment : LongTensor (nnz,)
+        Position in the batch (0..B-1) of the row of each entry.
+    counts : FloatTensor (B,)
+        Number of entries of each row (at least 1, to average safely).
+    targets : FloatTensor (nnz,)
+        The decoder's target for each entry (standardised rating).
+    distinct : LongTensor (D,)
+        The distinct column codes of the batch.
+    positions : LongTensor (nnz,)
+        Index of each entry's column in ``distinct``.
+    """
+
+    rows: torch.Tensor
+    offsets: torch.Tensor
+    columns: torch.Tensor
+    inputs: torch.Tensor
+    segment: torch.Tensor
+    counts: torch.Tensor
+    targets: torch.Tensor
+    distinct: torch.Tensor
+    positions: torch.Tensor
+
+    def __len__(self):
+        return len(self.rows)
+
+
+def segment_normalise(scores, segment, n_segments, norm):
+    """Normalise attention scores within segments (the items one user rated, say).
+
+    ``'softmax'`` is the usual softmax per segment. ``'ratio'`` is Eq. 9 made numerically safe:
+    each score over the sum of the absolute scores of its segment. It equals Eq. 9 whenever the
+    scores of a segment share one sign, and unlike Eq. 9 its denominator cannot cross zero, so
+    the weights stay in [-1, 1] and the attention vector stays within the embeddings' range.
+    """
+    if norm == "softmax":
+        peak = torch.full((n_segments,), -torch.inf, device=scores.device, dtype=scores.dtype)
+        peak = peak.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
+        numerators = torch.exp(scores - peak[segment].detach())
+        magnitudes, eps = numerators, 0.0
+    else:
+        numerators, magnitudes, eps = scores, scores.abs(), _RATIO_EPS
+    totals = torch.zeros(n_segments, device=scores.device, dtype=scores.dtype)
+    totals = totals.index_add(0, segment, magnitudes)
+    return numerators / (totals[segment] + eps)
+
+
+def dense_normalise(scores, norm):
+    """Row-wise counterpart of :func:`segment_normalise` for global attention."""
+    if norm == "softmax":
+        return torch.softmax(scores, dim=1)
+    return scores / (scores.abs().sum(dim=1, keepdim=True) + _RATIO_EPS)
+
+
+class Attention(nn.Module):
+    """Attention of a posterior parameter vector over the cross-fed embeddings (Section 3.4).
+
+    ``query`` (a posterior mean or variance vector) scores each embedding ``e`` as
+    ``query @ Theta @ e``; the normalised scores weight the embeddings into ``c``; ``[query; c]``
+    is mapped back to ``K`` dimensions by a linear layer.
+    """
+
+    def __init__(self, n_components, norm, generator, device=None):
+        super().__init__()
+        self.norm = norm
+        self.theta = nn.Parameter(torch.empty(n_components, n_components, device=device))
+        nn.init.uniform_(self.theta, -n_components**-0.5, n_components**-0.5, generator=generator)
+        self.combine = Linear(2 * n_components, n_components, generator, device)
+
+    def forward(self, query, batch, feedback, scope):
+        projected = query @ self.theta
+        if scope == "local":
+            neighbours = feedback[batch.columns]
+            scores = (projected[batch.segment] * neighbours).sum(dim=1)
+            weights = segment_normalise(scores, batch.segment, len(batch), self.norm)
+            context = torch.zeros_like(query).index_add(0, batch.segment, weights[:, None] * neighbours)
+        else:
+            weights = dense_normalise(projected @ feedback.T, self.norm)
+            context = weights @ feedback
+        return self.combine(torch.cat([query, context], dim=1))
+
+
+class _PosteriorHead(nn.Module):
+    """The dense part of one posterior network (means or variances) after the sparse first layers."""
+
+    def __init__(self, config, generator, device):
+        super().__init__()
+        widths = [*config.hidden_layer_sizes, config.intermediate_dim]
+        n_paths = int(config.use_ratings) + int(config.cross_feedback)
+        self.observed = MLP(widths, generator, device) if config.use_ratings else None
+        self.latent = MLP(widths, generator, device) if config.cross_feedback else None
+        self.fusion = MLP(
+            [n_paths * config.intermediate_dim, *config.fusion_layer_sizes, config.n_components],
+            generator, device, relu_output=False,
+        )
+        self.attention = (
+            Attention(config.n_components, config.attention_norm, generator, device)
+            if config.attention is not None else None
+        )
+
+
+class SideEncoder(nn.Module):
+    """The posterior network of one side: ``q(u_i | V_i, X_i) = N(mean_i, diag(var_i))``.
+
+    Means and variances have separate networks (as in the paper's experiments). Their sparse first
+    layers are stored side by side in one table of width ``2 * M1`` so that one ``embedding_bag``
+    serves both; the two halves never mix, so this is exactly two separate networks.
+    """
+
+    def __init__(self, n_other, attention_scope, config, generator, device=None):
+        super().__init__()
+        self.config = config
+        self.attention_scope = attention_scope
+        first = ([*config.hidden_layer_sizes, config.intermediate_dim])[0]
+        self.first_width = first
+        k = config.n_components
+        self.observed_input = (
+            SparseInput(n_other, n_other, 2 * first, generator, device) if config.use_ratings else None
+        )
+        if not config.cross_feedback:
+            self.latent_input = None
+        elif config.latent_input == "concat":
+            self.latent_input = LatentConcatInput(n_other, k, 2 * first, generator, device)
+        else:
+            self.latent_input = Linear(k, 2 * first, generator, device)
+        self.mean_head = _PosteriorHead(config, generator, device)
+        self.var_head = _PosteriorHead(config, generator, device)
+
+    def _latent_first_layer(self, batch, feedback):
+        if self.config.latent_input == "concat":
+            return self.latent_input(batch.distinct, batch.positions, batch.offsets, feedback)
+        summed = torch.zeros(len(batch), feedback.shape[1], device=feedback.device, dtype=feedback.dtype)
+        summed = summed.index_add(0, batch.segment, feedback[batch.columns])
+        return self.latent_input(summed / batch.counts[:, None])
+
+    def forward(self, batch, feedback):
+        """Posterior means and variance logits of the batch's rows.
+
+        Parameters
+        ----------
+        batch : SideBatch
+            Sparse inputs of the rows.
+        feedback : Tensor (n_other, K)
+            The other side's embeddings from the previous iteration (no gradient flows into them).
+
+        Returns
+        -------
+        mean, var_logit : Tensor (B, K)
+            ``var = sigmoid(var_logit)`` keeps the variance in (0, 1), the prior's scale.
+        """
+        first = self.first_width
+        observed = latent = None
+        if self.observed_input is not None:
+            observed = F.relu(self.observed_input(batch.columns, batch.offsets, batch.inputs))
+        if self.latent_input is not None:
+            latent = F.relu(self._latent_first_layer(batch, feedback))
+        outputs = []
+        for position, head in enumerate((self.mean_head, self.var_head)):
+            half = slice(position * first, (position + 1) * first)
+            paths = []
+            if observed is not None:
+                paths.append(head.observed(observed[:, half]))
+            if latent is not None:
+                paths.append(head.latent(latent[:, half]))
+            outputs.append(head.fusion(torch.cat(paths, dim=1)))
+        mean, var_logit = outputs
+        if self.mean_head.attention is not None:
+            mean = self.mean_head.attention(mean, batch, feedback, self.attention_scope)
+            # The variance vector itself attends (with its own matrix A); the combined output goes
+            # through the same sigmoid so the variance stays positive after attention.
+            var_logit = self.var_head.attention(torch.sigmoid(var_logit), batch, feedback, self.attention_scope)
+        return mean, var_logit
+
+
+class CrossFeedbackVAE(nn.Module):
+    """User-side and item-side encoders with cross feedback; the decoder is the dot product."""
+
+    def __init__(self, n_users, n_items, attention_scopes, config, generator, device=None):
+        super().__init__()
+        self.user_encoder = SideEncoder(n_items, attention_scopes[0], config, generator, device)
+        self.item_encoder = SideEncoder(n_users, attention_scopes[1], config, generator, device)
+
+
+def kl_to_standard_normal(mean, var_logit):
+    """Closed-form ``KL(N(mean, diag(var)) || N(0, I))`` per row, with ``var = sigmoid(var_logit)``."""
+    var = torch.sigmoid(var_logit)
+    log_var = F.logsigmoid(var_logit)
+    return 0.5 * (var + mean.square() - 1.0 - log_var).sum(dim=1)
+
+
+def reparameterise(mean, var_logit, generator):
+    """A sample ``mean + sqrt(var) * eps`` with ``eps`` drawn from ``generator``."""
+    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    return mean + torch.sigmoid(var_logit).sqrt() * noise

@@ -1,0 +1,100 @@
+"""Building blocks whose initialisation draws from an explicit generator (never the global RNG)."""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _uniform_parameter(shape, bound, generator, device):
+    tensor = torch.empty(shape, device=device)
+    nn.init.uniform_(tensor, -bound, bound, generator=generator)
+    return nn.Parameter(tensor)
+
+
+class Linear(nn.Module):
+    """``x @ W + b`` with PyTorch's default (Kaiming-uniform) scale, drawn from ``generator``."""
+
+    def __init__(self, in_features, out_features, generator, device=None, bias=True):
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = _uniform_parameter((out_features, in_features), bound, generator, device)
+        self.bias = _uniform_parameter((out_features,), bound, generator, device) if bias else None
+
+    def forward(self, inputs):
+        return F.linear(inputs, self.weight, self.bias)
+
+
+class SparseInput(nn.Module):
+    """First layer over a sparse input: ``sum_r w_r * W[index_r] + b`` per bag.
+
+    This is ``X @ W0`` (or ``Z_U @ Phi0``) without building ``X``: ``torch.nn.functional.embedding_bag``
+    with per-sample weights visits only the stored entries, so time and memory grow with the
+    number of ratings, not with the number of columns.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of columns of the (virtual) dense input, i.e. rows of ``W``.
+    fan_in : int
+        Number of columns used for the initialisation scale (PyTorch's default ``1/sqrt(fan_in)``).
+    out_features : int
+        Width of the layer.
+    """
+
+    def __init__(self, n_rows, fan_in, out_features, generator, device=None):
+        super().__init__()
+        bound = 1.0 / math.sqrt(fan_in)
+        self.weight = _uniform_parameter((n_rows, out_features), bound, generator, device)
+        self.bias = _uniform_parameter((out_features,), bound, generator, device)
+
+    def forward(self, indices, offsets, weights):
+        summed = F.embedding_bag(
+            indices, self.weight, offsets, mode="sum", per_sample_weights=weights
+        )
+        return summed + self.bias
+
+
+class MLP(nn.Module):
+    """Dense layers ``widths[0] -> ... -> widths[-1]`` with ReLU after each hidden layer.
+
+    ``relu_output`` also applies ReLU to the last layer, as Eq. 8 of the paper does for the
+    observed- and latent-input networks; the fusion network's output stays linear.
+    """
+
+    def __init__(self, widths, generator, device=None, relu_output=True):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            Linear(a, b, generator, device) for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.relu_output = relu_output
+
+    def forward(self, inputs):
+        for position, layer in enumerate(self.layers):
+            inputs = layer(inputs)
+            if self.relu_output or position < len(self.layers) - 1:
+                inputs = F.relu(inputs)
+        return inputs
+
+
+class LatentConcatInput(nn.Module):
+    """First layer over the paper's latent input ``Z`` (masked concatenation of embeddings).
+
+    Row ``i`` of ``Z @ Phi0`` is ``sum over rated j of v_j @ Phi0[j]`` with ``Phi0`` viewed as
+    ``n_other × K × width``. The layer first projects each distinct rated entry once,
+    ``p_j = v_j @ Phi0[j]``, then sums the projections per row with an embedding bag: the cost
+    is ``O(distinct × K × width + ratings × width)`` instead of ``O(ratings × K × width)``, and
+    ``Z`` is never built.
+    """
+
+    def __init__(self, n_other, n_components, out_features, generator, device=None):
+        super().__init__()
+        bound = 1.0 / math.sqrt(n_other * n_components)
+        self.weight = _uniform_parameter((n_other, n_components, out_features), bound, generator, device)
+        self.bias = _uniform_parameter((out_features,), bound, generator, device)
+
+    def forward(self, distinct, positions, offsets, feedback):
+        """``distinct``: the batch's distinct column codes; ``positions``: each entry's index in it."""
+        projected = torch.bmm(feedback[distinct].unsqueeze(1), self.weight[distinct]).squeeze(1)
+        return F.embedding_bag(positions, projected, offsets, mode="sum") + self.bias

@@ -1,0 +1,305 @@
+"""Data splits and hyper-parameter grids of the paper's experimental protocol (Section 4.2).
+
+- :func:`train_val_test_split`: the random 70 / 15 / 15 split of the ratings, irrespective of
+  users and items.
+- :func:`sparsity_split`: the sub-sampling experiment (1 %, 2 %, 3 %, 5 % or 10 % of the
+  ratings for training, the rest halved into validation and test).
+- :func:`predefined_split`: the fixed train / validation split as a ``PredefinedSplit`` so
+  that ``GridSearchCV`` selects hyper-parameters on the paper's validation set.
+- :func:`paper_param_grid`: the paper's constrained grid for ``CrossFeedbackVAERegressor``.
+"""
+
+from itertools import product
+from numbers import Real
+
+import numpy as np
+from sklearn.model_selection import PredefinedSplit
+from sklearn.utils import check_consistent_length, check_random_state
+
+__all__ = [
+    "PAPER_SPARSITY_FRACTIONS",
+    "train_val_test_split",
+    "sparsity_split",
+    "predefined_split",
+    "paper_param_grid",
+]
+
+#: Training fractions of the paper's sparsity experiment (Fig. 3).
+PAPER_SPARSITY_FRACTIONS = (0.01, 0.02, 0.03, 0.05, 0.10)
+
+# Search spaces of Section 4.2
+_EMBEDDING_DIMS = (10, 15, 25, 50)
+_MAX_HIDDEN_LAYERS = 2
+_LAYER_WIDTHS = (10, 25, 50, 100)
+_KL_WEIGHTS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+_PART_NAMES = ("training", "validation", "test")
+
+
+def _take_rows(data, indices):
+    """Rows ``indices`` of ``data``, keeping its type (ndarray, pandas object or list)."""
+    if hasattr(data, "iloc"):
+        return data.iloc[indices]
+    if isinstance(data, np.ndarray):
+        return data[indices]
+    return [data[i] for i in indices]
+
+
+def _concatenate_rows(first, second, name):
+    """``first`` followed by ``second``, keeping their common type."""
+    if type(first) is not type(second):
+        raise TypeError(
+            f"{name}: the training and validation parts must have the same type; got "
+            f"{type(first).__name__} and {type(second).__name__}."
+        )
+    if isinstance(first, np.ndarray):
+        return np.concatenate([first, second])
+    if hasattr(first, "iloc"):
+        import pandas as pd  # present: first is a pandas object
+
+        if hasattr(first, "columns") and not first.columns.equals(second.columns):
+            raise ValueError(
+                f"{name}: the training and validation DataFrames have different columns: "
+                f"{list(first.columns)} and {list(second.columns)}."
+            )
+        return pd.concat([first, second])
+    return list(first) + list(second)
+
+
+def _check_sizes(sizes):
+    sizes = tuple(sizes)
+    if len(sizes) != 3 or not all(
+        isinstance(s, Real) and not isinstance(s, bool) and np.isfinite(s) for s in sizes
+    ):
+        raise ValueError(
+            f"sizes must be three numbers (training, validation, test); got {sizes!r}."
+        )
+    if min(sizes) <= 0:
+        raise ValueError(f"sizes must all be positive; got {sizes!r}.")
+    if not np.isclose(sum(sizes), 1.0, rtol=0, atol=1e-8):
+        raise ValueError(f"sizes must sum to 1; got {sizes!r} (sum {sum(sizes)}).")
+    return sizes
+
+
+def train_val_test_split(X, y, sizes=(0.7, 0.15, 0.15), random_state=None):
+    """Randomly split ratings into training, validation and test parts.
+
+    This is the paper's split: ratings are drawn at random, regardless of users and items,
+    so a user or an item of the validation or test part may have no training rating.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_ratings, 2)
+        (user id, item id) pairs: ndarray, list of pairs or DataFrame.
+    y : array-like of shape (n_ratings,)
+        Ratings: ndarray, list or pandas Series.
+    sizes : tuple of three floats, default=(0.7, 0.15, 0.15)
+        Fractions of the ratings in the training, validation and test parts; positive,
+        summing to 1.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffle, for reproducible splits.
+
+    Returns
+    -------
+    X_train, X_val, X_test, y_train, y_val, y_test
+        The parts, of the input types (DataFrames and Series keep their index). Within each
+        part the rows keep their input order.
+
+    Notes
+    -----
+    The part sizes are ``round(sizes[0] * n)`` and ``round((sizes[0] + sizes[1]) * n)`` minus
+    that, the test part taking the rest, so the three always add up to ``n``. A ValueError
+    is raised if a part would be empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossvae.model_selection import train_val_test_split
+    >>> X = np.arange(40).reshape(20, 2)
+    >>> y = np.arange(20.0)
+    >>> X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(
+    ...     X, y, random_state=0)
+    >>> len(y_train), len(y_val), len(y_test)
+    (14, 3, 3)
+    """
+    sizes = _check_sizes(sizes)
+    check_consistent_length(X, y)
+    n_ratings = len(y)
+    bounds = np.round(np.cumsum(sizes[:2]) * n_ratings).astype(int)
+    part_lengths = np.diff(np.r_[0, bounds, n_ratings])
+    if part_lengths.min() < 1:
+        empty = _PART_NAMES[int(np.argmin(part_lengths))]
+        raise ValueError(
+            f"sizes={sizes} leave the {empty} part empty with {n_ratings} ratings; "
+            "use more ratings or larger fractions."
+        )
+    shuffled = check_random_state(random_state).permutation(n_ratings)
+    # sorted positions keep each part in input order
+    parts = [np.sort(part) for part in np.split(shuffled, bounds)]
+    X_parts = [_take_rows(X, part) for part in parts]
+    y_parts = [_take_rows(y, part) for part in parts]
+    return (*X_parts, *y_parts)
+
+
+def sparsity_split(X, y, fraction, random_state=None):
+    """Sub-sample a sparse training set, halving the rest into validation and test.
+
+    The paper's sparsity experiment (Section 4.4, Fig. 3) trains on 1 %, 2 %, 3 %, 5 % or
+    10 % of the ratings drawn at random (see :data:`PAPER_SPARSITY_FRACTIONS`); the remaining
+    ratings are split equally to tune hyper-parameters and to test.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_ratings, 2)
+        (user id, item id) pairs: ndarray, list of pairs or DataFrame.
+    y : array-like of shape (n_ratings,)
+        Ratings.
+    fraction : float
+        Fraction of the ratings kept for training, in (0, 1).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffle.
+
+    Returns
+    -------
+    X_train, X_val, X_test, y_train, y_val, y_test
+        As :func:`train_val_test_split` with
+        ``sizes=(fraction, (1 - fraction) / 2, (1 - fraction) / 2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossvae.model_selection import sparsity_split
+    >>> X = np.arange(400).reshape(200, 2)
+    >>> parts = sparsity_split(X, np.ones(200), fraction=0.05, random_state=0)
+    >>> [len(part) for part in parts[3:]]
+    [10, 95, 95]
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:
+        raise ValueError(f"fraction must be a number in (0, 1); got {fraction!r}.")
+    rest = (1.0 - fraction) / 2.0
+    return train_val_test_split(X, y, sizes=(fraction, rest, rest), random_state=random_state)
+
+
+def predefined_split(X_train, y_train, X_val, y_val):
+    """Join a fixed training and validation part for ``GridSearchCV``.
+
+    Parameters
+    ----------
+    X_train, y_train : array-like
+        Training pairs and ratings.
+    X_val, y_val : array-like
+        Validation pairs and ratings, of the same types as the training ones.
+
+    Returns
+    -------
+    X : array-like of shape (n_train + n_val, 2)
+        ``X_train`` followed by ``X_val``, of their type.
+    y : array-like of shape (n_train + n_val,)
+        ``y_train`` followed by ``y_val``.
+    cv : sklearn.model_selection.PredefinedSplit
+        One split: fit on the training rows (fold -1), score on the validation rows (fold 0).
+
+    Notes
+    -----
+    The paper fits each candidate on the training part and selects on the validation
+    part, which is what ``GridSearchCV(..., cv=cv).fit(X, y)`` does. With the default
+    ``refit=True`` however the best candidate is then refitted on training + validation; to
+    evaluate exactly like the paper, pass ``refit=False`` and fit
+    ``estimator.set_params(**search.best_params_)`` on ``X_train, y_train`` yourself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossvae.model_selection import predefined_split
+    >>> X, y, cv = predefined_split(np.zeros((4, 2)), np.ones(4), np.zeros((2, 2)), np.ones(2))
+    >>> [(train.tolist(), val.tolist()) for train, val in cv.split()]
+    [([0, 1, 2, 3], [4, 5])]
+    """
+    check_consistent_length(X_train, y_train)
+    check_consistent_length(X_val, y_val)
+    X = _concatenate_rows(X_train, X_val, "X")
+    y = _concatenate_rows(y_train, y_val, "y")
+    test_fold = np.r_[np.full(len(y_train), -1), np.zeros(len(y_val), dtype=int)]
+    return X, y, PredefinedSplit(test_fold)
+
+
+def _layer_options(min_width):
+    """Hidden-layer tuples with 0 to 2 layers of one width >= ``min_width``."""
+    options = [()]
+    for n_layers, width in product(range(1, _MAX_HIDDEN_LAYERS + 1), _LAYER_WIDTHS):
+        if width >= min_width:
+            options.append((width,) * n_layers)
+    return options
+
+
+def paper_param_grid(scale="full"):
+    """The paper's hyper-parameter grid for ``CrossFeedbackVAERegressor``.
+
+    Parameters
+    ----------
+    scale : {'full', 'small'}, default='full'
+        ``'full'``: the grid of Section 4.2 (15,336 candidates). ``'small'``: 18 candidates
+        that run in minutes: ``n_components = intermediate_dim = 10``,
+        ``hidden_layer_sizes`` in {(), (25,)}, ``fusion_layer_sizes = ()`` and
+        ``beta_user``, ``beta_item`` in {1e-3, 1e-2, 1e-1}.
+
+    Returns
+    -------
+    list of dict
+        A ``param_grid`` for :class:`~sklearn.model_selection.GridSearchCV`: each dict is the
+        product of its lists, and every combination satisfies the paper's constraints.
+
+    Notes
+    -----
+    The full grid searches
+
+    - ``n_components`` (K, the embedding dimension) and ``intermediate_dim`` (K', the
+      dimension of the intermediate embeddings) in {10, 15, 25, 50};
+    - ``hidden_layer_sizes`` (the hidden layers of the encoder MLPs over the observed and the
+      latent inputs, L' = its length) and ``fusion_layer_sizes`` (the hidden layers of the
+      MLP after the concatenation, L = its length), with 0, 1 or 2 layers of width
+      {10, 25, 50, 100};
+    - ``beta_user`` and ``beta_item`` (the KL weights) in {1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1};
+
+    restricted to K <= K' and K, K' <= the width of every hidden layer of both MLPs. The
+    paper lets each layer have its own width; here all the layers of one MLP share a width,
+    which keeps the grid at 15,336 candidates instead of 53,352. The grid is one dict
+    per K', whose lists hold the values compatible with that K'.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import ParameterGrid
+    >>> from skcrossvae.model_selection import paper_param_grid
+    >>> len(ParameterGrid(paper_param_grid("small")))
+    18
+    >>> len(ParameterGrid(paper_param_grid("full")))
+    15336
+    """
+    if scale == "small":
+        return [
+            {
+                "n_components": [10],
+                "intermediate_dim": [10],
+                "hidden_layer_sizes": [(), (25,)],
+                "fusion_layer_sizes": [()],
+                "beta_user": [1e-3, 1e-2, 1e-1],
+                "beta_item": [1e-3, 1e-2, 1e-1],
+            }
+        ]
+    if scale != "full":
+        raise ValueError(f"scale must be 'full' or 'small'; got {scale!r}.")
+    grid = []
+    for intermediate_dim in _EMBEDDING_DIMS:
+        # widths >= K' also satisfy K <= width, since K <= K'
+        layer_options = _layer_options(intermediate_dim)
+        grid.append(
+            {
+                "n_components": [dim for dim in _EMBEDDING_DIMS if dim <= intermediate_dim],
+                "intermediate_dim": [intermediate_dim],
+                "hidden_layer_sizes": layer_options,
+                "fusion_layer_sizes": layer_options,
+                "beta_user": list(_KL_WEIGHTS),
+                "beta_item": list(_KL_WEIGHTS),
+            }
+        )
+    return grid

@@ -1,0 +1,150 @@
+"""The torch model: sparse computations against their dense definitions, the KL, gradients."""
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from skcrossvae._crossvae import _ModelConfig
+from skcrossvae._torch._batching import partition, side_batches
+from skcrossvae._torch._crossvae import (
+    CrossFeedbackVAE,
+    kl_to_standard_normal,
+    segment_normalise,
+)
+
+CPU = torch.device("cpu")
+
+
+def _config(**changes):
+    settings = dict(n_components=3, intermediate_dim=4, hidden_layer_sizes=(5,), fusion_layer_sizes=(6,),
+                    use_ratings=True, cross_feedback=True, latent_input="concat",
+                    attention="local", attention_norm="softmax")
+    settings.update(changes)
+    return _ModelConfig(**settings)
+
+
+def _random_ratings(n_rows=7, n_other=9, density=0.4, seed=0):
+    rng = np.random.RandomState(seed)
+    observed = rng.rand(n_rows, n_other) < density
+    observed[np.arange(n_rows), rng.randint(n_other, size=n_rows)] = True
+    rows, columns = np.nonzero(observed)
+    values = rng.uniform(1, 5, size=len(rows))
+    return rows, columns, values, observed
+
+
+def _one_batch(rows, columns, values, n_rows):
+    batches = [np.arange(n_rows)]
+    return side_batches(rows, columns, values, values, n_rows, batches, CPU)[0]
+
+
+def test_latent_concat_input_equals_dense_z_construction():
+    rows, columns, values, observed = _random_ratings()
+    n_rows, n_other = observed.shape
+    k = 3
+    generator = torch.Generator().manual_seed(0)
+    model = CrossFeedbackVAE(n_rows, n_other, ("local", "local"), _config(n_components=k), generator)
+    encoder = model.user_encoder
+    feedback = torch.randn(n_other, k, generator=generator)
+    batch = _one_batch(rows, columns, values, n_rows)
+
+    sparse = encoder._latent_first_layer(batch, feedback)
+
+    # The paper's literal construction: row i of Z_U concatenates v_j for rated j, zeros elsewhere.
+    mask = torch.as_tensor(observed, dtype=torch.float32)
+    dense_z = (mask[:, :, None] * feedback[None, :, :]).reshape(n_rows, n_other * k)
+    phi0 = encoder.latent_input.weight.reshape(n_other * k, -1)
+    dense = dense_z @ phi0 + encoder.latent_input.bias
+    torch.testing.assert_close(sparse, dense, rtol=1e-5, atol=1e-5)
+
+
+def test_observed_input_equals_dense_x_at_w0():
+    rows, columns, values, observed = _random_ratings(seed=1)
+    n_rows, n_other = observed.shape
+    generator = torch.Generator().manual_seed(1)
+    model = CrossFeedbackVAE(n_rows, n_other, ("local", "local"), _config(), generator)
+    layer = model.user_encoder.observed_input
+    batch = _one_batch(rows, columns, values, n_rows)
+    dense_x = torch.zeros(n_rows, n_other)
+    dense_x[rows, columns] = torch.as_tensor(values, dtype=torch.float32)
+    expected = dense_x @ layer.weight + layer.bias
+    actual = layer(batch.columns, batch.offsets, batch.inputs)
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_latent_mean_input_is_average_of_rated_embeddings():
+    rows, columns, values, observed = _random_ratings(seed=2)
+    n_rows, n_other = observed.shape
+    generator = torch.Generator().manual_seed(2)
+    model = CrossFeedbackVAE(n_rows, n_other, ("local", "local"), _config(latent_input="mean"), generator)
+    feedback = torch.randn(n_other, 3, generator=generator)
+    batch = _one_batch(rows, columns, values, n_rows)
+    mask = torch.as_tensor(observed, dtype=torch.float32)
+    average = (mask @ feedback) / mask.sum(1, keepdim=True)
+    expected = model.user_encoder.latent_input(average)
+    torch.testing.assert_close(model.user_encoder._latent_first_layer(batch, feedback), expected)
+
+
+@pytest.mark.parametrize("norm", ["softmax", "ratio"])
+def test_segment_normalise_matches_dense_per_row(norm):
+    rows, columns, values, observed = _random_ratings(seed=3)
+    scores = torch.randn(len(rows), generator=torch.Generator().manual_seed(3))
+    weights = segment_normalise(scores, torch.as_tensor(rows), observed.shape[0], norm)
+    for row in range(observed.shape[0]):
+        own = scores[torch.as_tensor(rows == row)]
+        if norm == "softmax":
+            expected = torch.softmax(own, 0)
+        else:
+            expected = own / (own.abs().sum() + 1e-6)
+        torch.testing.assert_close(weights[torch.as_tensor(rows == row)], expected)
+
+
+def test_ratio_norm_equals_eq9_for_positive_scores_and_stays_bounded():
+    segment = torch.tensor([0, 0, 0, 1, 1])
+    positive = torch.tensor([1.0, 2.0, 5.0, 0.5, 0.5])
+    torch.testing.assert_close(
+        segment_normalise(positive, segment, 2, "ratio"),
+        torch.tensor([1 / 8, 2 / 8, 5 / 8, 0.5, 0.5]), rtol=1e-5, atol=1e-5,
+    )
+    # Eq. 9 as written divides by 1e-7 here; the safe ratio keeps every weight in [-1, 1].
+    nearly_cancelling = torch.tensor([1.0, -1.0 + 1e-7, 0.0, 3.0, -3.0])
+    assert segment_normalise(nearly_cancelling, segment, 2, "ratio").abs().max() <= 1.0
+
+
+def test_kl_equals_closed_form_of_torch_distributions():
+    generator = torch.Generator().manual_seed(4)
+    mean = torch.randn(6, 3, generator=generator)
+    logit = torch.randn(6, 3, generator=generator)
+    variance = torch.sigmoid(logit)
+    expected = kl_divergence(Normal(mean, variance.sqrt()), Normal(0.0, 1.0)).sum(1)
+    torch.testing.assert_close(kl_to_standard_normal(mean, logit), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("scopes", [("local", "local"), ("global", "global")])
+def test_gradients_reach_both_sides_encoders(scopes):
+    rows, columns, values, observed = _random_ratings(seed=5)
+    n_users, n_items = observed.shape
+    generator = torch.Generator().manual_seed(5)
+    model = CrossFeedbackVAE(n_users, n_items, scopes, _config(), generator)
+    users = _one_batch(rows, columns, values, n_users)
+    items = _one_batch(columns, rows, values, n_items)
+    feedback_users = torch.randn(n_users, 3, generator=generator)
+    feedback_items = torch.randn(n_items, 3, generator=generator)
+    mean_u, logit_u = model.user_encoder(users, feedback_items)
+    mean_v, logit_v = model.item_encoder(items, feedback_users)
+    order_u = torch.argsort(users.rows)
+    order_v = torch.argsort(items.rows)
+    prediction = (mean_u[order_u][rows] * mean_v[order_v][columns]).sum(1)
+    loss = prediction.square().sum() + kl_to_standard_normal(mean_u, logit_u).sum() \
+        + kl_to_standard_normal(mean_v, logit_v).sum()
+    loss.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, f"no gradient reaches {name}"
+
+
+def test_partition_covers_every_row_once():
+    batches = partition(23, 5, np.random.RandomState(0))
+    assert [len(b) for b in batches] == [5, 5, 5, 5, 3]
+    assert sorted(np.concatenate(batches).tolist()) == list(range(23))

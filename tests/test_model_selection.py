@@ -1,0 +1,312 @@
+"""Tests of skcrossvae.model_selection: the paper's splits, grid and GridSearchCV integration."""
+
+from itertools import product
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
+
+from skcrossvae.metrics import ndcg_at_k, ranking_scorer, recall_at_k
+from skcrossvae.model_selection import (
+    PAPER_SPARSITY_FRACTIONS,
+    paper_param_grid,
+    predefined_split,
+    sparsity_split,
+    train_val_test_split,
+)
+
+
+class BiasRegressor(RegressorMixin, BaseEstimator):
+    """Global mean + shrunk user bias + shrunk item bias: a tiny stand-in recommender.
+
+    ``shrinkage`` is the pseudo-count pulling each bias towards 0, so it changes both the
+    predictions and the rankings and makes a meaningful one-parameter grid.
+    """
+
+    def __init__(self, shrinkage=1.0):
+        self.shrinkage = shrinkage
+
+    @staticmethod
+    def _columns(X):
+        pairs = X.to_numpy() if hasattr(X, "iloc") else np.asarray(X, dtype=object)
+        return pairs[:, 0].tolist(), pairs[:, 1].tolist()
+
+    def _bias(self, ids, residuals):
+        totals, counts = {}, {}
+        for key, residual in zip(ids, residuals):
+            totals[key] = totals.get(key, 0.0) + residual
+            counts[key] = counts.get(key, 0) + 1
+        return {key: totals[key] / (counts[key] + self.shrinkage) for key in totals}
+
+    def fit(self, X, y):
+        users, items = self._columns(X)
+        y = np.asarray(y, dtype=float)
+        self.global_mean_ = float(y.mean())
+        self.user_bias_ = self._bias(users, y - self.global_mean_)
+        user_part = np.array([self.user_bias_[user] for user in users])
+        self.item_bias_ = self._bias(items, y - self.global_mean_ - user_part)
+        self.items_ = np.array(sorted(self.item_bias_))
+        self.seen_ = {}
+        for user, item in zip(users, items):
+            self.seen_.setdefault(user, set()).add(item)
+        return self
+
+    def predict(self, X):
+        users, items = self._columns(X)
+        return np.array(
+            [
+                self.global_mean_ + self.user_bias_.get(user, 0.0) + self.item_bias_.get(item, 0.0)
+                for user, item in zip(users, items)
+            ]
+        )
+
+    def recommend(self, users, n=10, exclude_seen=True):
+        item_scores = np.array([self.item_bias_[item] for item in self.items_])
+        ids = np.full((len(users), n), None, dtype=object)
+        scores = np.full((len(users), n), -np.inf)
+        for row, user in enumerate(users):  # unknown users: ranked by item bias alone
+            user_scores = self.global_mean_ + self.user_bias_.get(user, 0.0) + item_scores
+            if exclude_seen:
+                seen = self.seen_.get(user, set())
+                user_scores[[item in seen for item in self.items_]] = -np.inf
+            best = np.argsort(-user_scores, kind="stable")[:n]
+            best = best[np.isfinite(user_scores[best])]
+            ids[row, : len(best)] = self.items_[best]
+            scores[row, : len(best)] = user_scores[best]
+        return ids, scores
+
+
+def toy_ratings(n_users=40, n_items=25, density=0.5, seed=0):
+    """Ratings 1-5 from user and item effects plus noise, as (X, y) numpy arrays."""
+    rng = np.random.default_rng(seed)
+    pairs = np.array([(u, i) for u in range(n_users) for i in range(n_items)])
+    pairs = pairs[rng.random(len(pairs)) < density]
+    user_effect, item_effect = rng.normal(0, 1, n_users), rng.normal(0, 1, n_items)
+    noise = rng.normal(0, 0.5, len(pairs))
+    y = np.clip(np.round(3.2 + user_effect[pairs[:, 0]] + item_effect[pairs[:, 1]] + noise), 1, 5)
+    return pairs, y
+
+
+# ---------------------------------------------------------------- train_val_test_split
+
+
+def row_ids(X):
+    return list(X.index) if hasattr(X, "index") else [row[0] for row in X]
+
+
+def test_split_sizes_are_the_papers_70_15_15():
+    X, y = np.c_[np.arange(1000), np.zeros(1000, int)], np.arange(1000.0)
+    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y, random_state=0)
+    assert (len(X_train), len(X_val), len(X_test)) == (700, 150, 150)
+    assert (len(y_train), len(y_val), len(y_test)) == (700, 150, 150)
+
+
+@settings(deadline=None)
+@given(
+    st.integers(3, 400),
+    st.tuples(*[st.floats(0.05, 1.0)] * 3),
+    st.integers(0, 2**32 - 1),
+)
+def test_split_parts_are_disjoint_cover_everything_and_stay_aligned(n, weights, seed):
+    sizes = tuple(w / sum(weights) for w in weights)
+    X, y = np.c_[np.arange(n), np.arange(n) + 1000], np.arange(n) * 10.0
+    try:
+        X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(
+            X, y, sizes=sizes, random_state=seed
+        )
+    except ValueError as error:  # too few ratings for one of the parts
+        assert "part empty" in str(error)
+        return
+    ids = np.concatenate([X_train[:, 0], X_val[:, 0], X_test[:, 0]])
+    assert sorted(ids) == list(range(n))
+    for X_part, y_part in ((X_train, y_train), (X_val, y_val), (X_test, y_test)):
+        assert len(X_part) >= 1
+        np.testing.assert_array_equal(y_part, X_part[:, 0] * 10.0)
+    assert abs(len(X_train) - sizes[0] * n) <= 1
+
+
+def test_split_is_reproducible_for_a_seed():
+    X, y = toy_ratings()
+    first = train_val_test_split(X, y, random_state=42)
+    again = train_val_test_split(X, y, random_state=42)
+    other = train_val_test_split(X, y, random_state=43)
+    for part, same in zip(first, again):
+        np.testing.assert_array_equal(part, same)
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_split_keeps_dataframes_series_and_lists():
+    frame = pd.DataFrame({"user": list("abcdefghij") * 2, "item": range(20)})
+    ratings = pd.Series(np.arange(20.0), index=frame.index)
+    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(
+        frame, ratings, random_state=0
+    )
+    assert isinstance(X_train, pd.DataFrame) and isinstance(y_test, pd.Series)
+    assert sorted(row_ids(X_train) + row_ids(X_val) + row_ids(X_test)) == list(range(20))
+    assert list(X_val.index) == list(y_val.index)
+    pairs = [(u, i) for u, i in zip(frame["user"], frame["item"])]
+    parts = train_val_test_split(pairs, list(ratings), random_state=0)
+    assert all(isinstance(part, list) for part in parts)
+    assert parts[0] == [pairs[i] for i in X_train.index]
+
+
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        ((0.7, 0.3), "three numbers"),
+        ((0.7, "0.15", 0.15), "three numbers"),
+        ((0.8, 0.3, -0.1), "positive"),
+        ((0.7, 0.2, 0.2), "sum to 1"),
+    ],
+)
+def test_split_rejects_bad_sizes(sizes, message):
+    with pytest.raises(ValueError, match=message):
+        train_val_test_split(np.zeros((10, 2)), np.zeros(10), sizes=sizes)
+
+
+def test_split_rejects_too_few_ratings_and_length_mismatch():
+    with pytest.raises(ValueError, match="test part empty with 3 ratings"):
+        train_val_test_split(np.zeros((3, 2)), np.zeros(3))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        train_val_test_split(np.zeros((10, 2)), np.zeros(9))
+
+
+# ---------------------------------------------------------------- sparsity_split
+
+
+@pytest.mark.parametrize("fraction", PAPER_SPARSITY_FRACTIONS)
+def test_sparsity_split_halves_the_rest(fraction):
+    X, y = np.c_[np.arange(2000), np.zeros(2000, int)], np.zeros(2000)
+    X_train, X_val, X_test, *_ = sparsity_split(X, y, fraction, random_state=0)
+    assert len(X_train) == round(fraction * 2000)
+    assert abs(len(X_val) - len(X_test)) <= 1
+    assert len(X_train) + len(X_val) + len(X_test) == 2000
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1, "0.1"])
+def test_sparsity_split_rejects_bad_fractions(fraction):
+    with pytest.raises(ValueError, match="fraction must be a number in"):
+        sparsity_split(np.zeros((10, 2)), np.zeros(10), fraction)
+
+
+# ---------------------------------------------------------------- predefined_split
+
+
+def test_predefined_split_trains_on_training_rows_and_validates_on_the_rest():
+    X, y, cv = predefined_split(np.ones((5, 2)), np.ones(5), np.zeros((3, 2)), np.zeros(3))
+    assert isinstance(cv, PredefinedSplit) and cv.get_n_splits() == 1
+    (train, validation), = cv.split(X, y)
+    np.testing.assert_array_equal(train, np.arange(5))
+    np.testing.assert_array_equal(validation, np.arange(5, 8))
+    assert X.shape == (8, 2) and (X[validation] == 0).all() and (y[train] == 1).all()
+
+
+def test_predefined_split_keeps_dataframes_and_lists():
+    train = pd.DataFrame({"user": [1, 2], "item": [3, 4]})
+    val = pd.DataFrame({"user": [5], "item": [6]}, index=[7])
+    X, y, _ = predefined_split(train, pd.Series([1.0, 2.0]), val, pd.Series([3.0], index=[7]))
+    assert isinstance(X, pd.DataFrame) and list(X.index) == [0, 1, 7]
+    assert isinstance(y, pd.Series) and list(y) == [1.0, 2.0, 3.0]
+    X, y, _ = predefined_split([(1, 3), (2, 4)], [1.0, 2.0], [(5, 6)], [3.0])
+    assert X == [(1, 3), (2, 4), (5, 6)] and y == [1.0, 2.0, 3.0]
+
+
+def test_predefined_split_errors_are_clear():
+    with pytest.raises(TypeError, match="X: .* same type; got ndarray and list"):
+        predefined_split(np.ones((2, 2)), np.ones(2), [(0, 0)], np.ones(1))
+    with pytest.raises(ValueError, match="different columns"):
+        predefined_split(
+            pd.DataFrame({"user": [1], "item": [2]}), pd.Series([1.0]),
+            pd.DataFrame({"u": [1], "i": [2]}), pd.Series([1.0]),
+        )
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        predefined_split(np.ones((2, 2)), np.ones(3), np.ones((1, 2)), np.ones(1))
+
+
+# ---------------------------------------------------------------- paper_param_grid
+
+WIDTHS = (10, 25, 50, 100)
+DIMS = (10, 15, 25, 50)
+BETAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+def satisfies_paper_constraints(params):
+    widths = params["hidden_layer_sizes"] + params["fusion_layer_sizes"]
+    return params["n_components"] <= params["intermediate_dim"] <= min(widths, default=np.inf)
+
+
+def as_key(params):
+    return tuple(sorted(params.items()))
+
+
+def test_full_grid_is_the_constrained_brute_force_enumeration():
+    grid = list(ParameterGrid(paper_param_grid("full")))
+    assert all(satisfies_paper_constraints(params) for params in grid)
+    # one width per MLP, as documented
+    layers = [()] + [(width,) * n_layers for n_layers in (1, 2) for width in WIDTHS]
+    names = ("n_components", "intermediate_dim", "hidden_layer_sizes", "fusion_layer_sizes",
+             "beta_user", "beta_item")
+    brute_force = {
+        as_key(params)
+        for values in product(DIMS, DIMS, layers, layers, BETAS, BETAS)
+        if satisfies_paper_constraints(params := dict(zip(names, values)))
+    }
+    assert len(grid) == len(brute_force) == 15336
+    assert {as_key(params) for params in grid} == brute_force
+
+
+def test_small_grid_is_a_constrained_subset_of_the_full_one():
+    small = list(ParameterGrid(paper_param_grid("small")))
+    assert len(small) == 18
+    full = {as_key(params) for params in ParameterGrid(paper_param_grid("full"))}
+    assert all(as_key(params) in full for params in small)
+
+
+def test_param_grid_rejects_unknown_scale():
+    with pytest.raises(ValueError, match="scale must be 'full' or 'small'; got 'medium'"):
+        paper_param_grid("medium")
+
+
+# ---------------------------------------------------------------- GridSearchCV
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_grid_search_selects_on_the_validation_set_with_ranking_scorers(as_frame):
+    X, y = toy_ratings()
+    X_train, X_val, _, y_train, y_val, _ = train_val_test_split(X, y, random_state=0)
+    if as_frame:
+        X_train, X_val = (pd.DataFrame(part, columns=["user", "item"]) for part in (X_train, X_val))
+        y_train, y_val = pd.Series(y_train), pd.Series(y_val, index=X_val.index)
+    X_joined, y_joined, cv = predefined_split(X_train, y_train, X_val, y_val)
+    scoring = {
+        "rmse": "neg_root_mean_squared_error",
+        "ndcg@5": ranking_scorer("ndcg", k=5),
+        "recall@5": ranking_scorer("recall", k=5),
+        "catalog ndcg@5": ranking_scorer("ndcg", k=5, protocol="catalog"),
+        "catalog recall@30": ranking_scorer("recall", k=30, protocol="catalog"),
+    }
+    search = GridSearchCV(
+        BiasRegressor(), {"shrinkage": [0.1, 5.0, 1e4]}, scoring=scoring, refit="rmse", cv=cv
+    ).fit(X_joined, y_joined)
+
+    for name in scoring:
+        values = search.cv_results_[f"mean_test_{name}"]
+        assert np.isfinite(values).all(), name
+        if name != "rmse":
+            assert ((0 <= values) & (values <= 1)).all(), name
+    # the scores are those of a model fitted on the training part, judged on the validation part
+    best = search.best_index_
+    model = BiasRegressor(**search.best_params_).fit(X_train, y_train)
+    users = np.asarray(X_val)[:, 0]
+    assert search.cv_results_["mean_test_ndcg@5"][best] == pytest.approx(
+        ndcg_at_k(users, y_val, model.predict(X_val), k=5)
+    )
+    assert search.cv_results_["mean_test_recall@5"][best] == pytest.approx(
+        recall_at_k(users, y_val, model.predict(X_val), k=5)
+    )
+    assert search.cv_results_["mean_test_rmse"][best] == pytest.approx(
+        -np.sqrt(np.mean((model.predict(X_val) - np.asarray(y_val)) ** 2))
+    )
