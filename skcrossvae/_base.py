@@ -5,6 +5,7 @@ split for early stopping, the unknown-id policy, ``predict``/``recommend`` plumb
 save/load. Subclasses implement only the algorithm (``_fit_ratings`` and ``_predict_codes``).
 """
 
+import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -107,25 +108,26 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         incremental = bool(getattr(self, "warm_start", False)) and hasattr(self, "user_ids_")
         table = self._validate_training_data(X, y, incremental)
         rng = check_random_state(self.random_state)
+        train, valid = table, None
         if self.early_stopping:
             mask = validation_mask(table, self.validation_fraction, rng)
-            if not mask.any():
-                raise ValueError(
-                    f"early_stopping needs a validation part but {len(table)} ratings leave none "
-                    f"at validation_fraction={self.validation_fraction}: pass more ratings, a "
-                    "larger validation_fraction or early_stopping=False."
+            if mask.any():
+                train, valid = table.subset(~mask), table.subset(mask)
+            else:
+                warnings.warn(
+                    f"early_stopping is off for this fit: none of the {len(table)} ratings can be "
+                    "held out without leaving a user or item with no training rating. Training "
+                    "stops on the training loss instead.",
+                    UserWarning,
                 )
-            train, valid = table.subset(~mask), table.subset(mask)
-        else:
-            train, valid = table, None
         self._set_rating_statistics(train, table)
         self._fit_ratings(train, valid, rng, incremental)
         return self
 
     def _validate_training_data(self, X, y, incremental):
-        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=not incremental)
+        X = validate_data(self, X, dtype=None, reset=not incremental)
         users, items = split_id_columns(X)
-        ratings = check_ratings(y, X.shape[0])
+        ratings = check_ratings(y, X.shape[0], type(self).__name__)
         if len(ratings) < _MIN_RATINGS:
             raise ValueError(f"fit needs at least {_MIN_RATINGS} ratings; got {len(ratings)}.")
         if incremental:
@@ -165,7 +167,11 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def _fit_ratings(self, train, valid, rng, incremental):
-        """Fit the algorithm on encoded training ratings (``valid`` is None without early stopping)."""
+        """Fit the algorithm on encoded training ratings.
+
+        ``valid`` holds the validation ratings for early stopping, or is None when early stopping
+        is off (by the parameter, or because nothing could be held out).
+        """
 
     # --------------------------------------------------------------- prediction
     @abstractmethod
@@ -181,7 +187,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _encode_pairs(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
+        X = validate_data(self, X, dtype=None, reset=False)
         users, items = split_id_columns(X)
         user_codes, user_known = encode_ids(self.user_ids_, users, "user")
         item_codes, item_known = encode_ids(self.item_ids_, items, "item")

@@ -346,7 +346,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         module.train()
         history = run_iterations(
             trainer.train_one_iteration, validation_rmse, trainer.get_state, trainer.set_state,
-            max_iter=self.max_iter, early_stopping=self.early_stopping,
+            max_iter=self.max_iter, early_stopping=valid is not None,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
             name=type(self).__name__,
         )
@@ -358,8 +358,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         self.n_iter_ = history.n_iter
         self.loss_curve_ = history.loss_curve
         self.validation_scores_ = history.validation_scores
-        self.best_validation_score_ = history.best_score if self.early_stopping else None
-        self.best_iteration_ = history.best_iteration if self.early_stopping else history.n_iter
+        self.best_validation_score_ = history.best_score if valid is not None else None
+        self.best_iteration_ = history.best_iteration if valid is not None else history.n_iter
         residual = self._predict_codes(train.users, train.items) - train.values
         self.noise_variance_ = float(np.mean(residual**2))
 

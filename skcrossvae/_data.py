@@ -62,14 +62,17 @@ def split_id_columns(X):
     """Split a validated two-column array into normalised (user ids, item ids)."""
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(
-            f"X must have exactly two columns (user id, item id); got shape {X.shape}. "
+            f"X must have exactly two columns (user id, item id); got shape {X.shape} "
+            f"(n_features = {X.shape[1] if X.ndim == 2 else X.ndim}). "
             "Select the user and item columns, e.g. df[['user', 'item']]."
         )
     return tuple(_normalise_id_column(X[:, k], _COLUMN_NAMES[k]) for k in range(2))
 
 
-def check_ratings(y, n_samples):
+def check_ratings(y, n_samples, estimator_name):
     """Return ratings as a new float64 array; raise on non-numeric, NaN/inf or length mismatch."""
+    if y is None:
+        raise ValueError(f"{estimator_name} requires y to be passed, but the target y is None.")
     y_array = np.asarray(y)
     if y_array.dtype.kind not in "iuf":
         try:

@@ -1,0 +1,207 @@
+"""Torch modules of the baselines: pair scorers (biased MF, NeuMF, ConvNCF) and row autoencoders.
+
+Every parameter is initialised from an explicit generator (never the global RNG). Pair modules
+map (user codes, item codes) to standardised ratings; row autoencoders map a batch of sparse
+rating rows to codes and decode them only at the columns asked for.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._layers import MLP, Linear, SparseInput, _uniform_parameter
+
+_ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
+
+
+def _normal_parameter(shape, std, generator, device):
+    return nn.Parameter(torch.randn(shape, generator=generator, device=device) * std)
+
+
+def _zero_parameter(shape, device):
+    return nn.Parameter(torch.zeros(shape, device=device))
+
+
+class PairModule(nn.Module):
+    """A scorer of (user, item) pairs whose per-user and per-item tables are listed apart.
+
+    Subclasses put their embedding (and bias) tables in ``user_tables`` and ``item_tables``;
+    :meth:`penalty` needs no more to regularise them.
+    """
+
+    def penalty(self, users, items, n_ratings):
+        """The L2 term of a batch, in per-rating units.
+
+        Each rating pays for the table rows it uses (Koren et al.'s per-rating regulariser);
+        the dense weights, shared by all ratings, are paid for once over the ``n_ratings``.
+        """
+        rows = sum(table[users].square().reshape(len(users), -1).sum(dim=1) for table in self.user_tables)
+        rows = rows + sum(table[items].square().reshape(len(items), -1).sum(dim=1) for table in self.item_tables)
+        tables = {id(table) for table in (*self.user_tables, *self.item_tables)}
+        dense = sum(
+            parameter.square().sum() for parameter in self.parameters()
+            if parameter.dim() > 1 and id(parameter) not in tables
+        )
+        return rows.mean() + dense / n_ratings
+
+
+class BiasedMF(PairModule):
+    """``b_u + b_i + p_u . q_i`` (Koren et al. 2009), on the standardised rating scale."""
+
+    def __init__(self, n_users, n_items, n_components, init_std, generator, device=None):
+        super().__init__()
+        self.user_tables = nn.ParameterList([
+            _normal_parameter((n_users, n_components), init_std, generator, device),
+            _zero_parameter(n_users, device),
+        ])
+        self.item_tables = nn.ParameterList([
+            _normal_parameter((n_items, n_components), init_std, generator, device),
+            _zero_parameter(n_items, device),
+        ])
+
+    def forward(self, users, items):
+        user_factors, user_bias = self.user_tables
+        item_factors, item_bias = self.item_tables
+        return (user_factors[users] * item_factors[items]).sum(dim=1) + user_bias[users] + item_bias[items]
+
+
+class NeuMF(PairModule):
+    """NeuMF (He et al. 2017): a GMF vector and an MLP tower over concatenated embeddings, fused linearly.
+
+    The tower has ReLU after every layer; with no hidden layer the concatenated MLP embeddings
+    go straight to the fusing layer.
+    """
+
+    def __init__(self, n_users, n_items, n_components, hidden_layer_sizes, init_std, generator, device=None):
+        super().__init__()
+        self.user_tables = nn.ParameterList(
+            _normal_parameter((n_users, n_components), init_std, generator, device) for _ in range(2)
+        )
+        self.item_tables = nn.ParameterList(
+            _normal_parameter((n_items, n_components), init_std, generator, device) for _ in range(2)
+        )
+        self.tower = MLP([2 * n_components, *hidden_layer_sizes], generator, device)
+        tower_width = hidden_layer_sizes[-1] if hidden_layer_sizes else 2 * n_components
+        self.fuse = Linear(n_components + tower_width, 1, generator, device)
+
+    def forward(self, users, items):
+        gmf_users, mlp_users = self.user_tables
+        gmf_items, mlp_items = self.item_tables
+        tower = self.tower(torch.cat([mlp_users[users], mlp_items[items]], dim=1))
+        return self.fuse(torch.cat([gmf_users[users] * gmf_items[items], tower], dim=1)).squeeze(1)
+
+
+class ConvNCF(PairModule):
+    """ConvNCF (He et al. 2018): a CNN over the outer product of the user and item embeddings.
+
+    Each layer is a 2×2 convolution with stride 2 and ReLU, halving the K×K interaction map.
+    Such a convolution sees disjoint 2×2 patches, so it is computed as a dense layer over the
+    patch vectors (faster than ``conv2d`` for these tiny kernels, same function). The last map
+    is flattened into a linear output.
+    """
+
+    def __init__(self, n_users, n_items, n_components, n_conv_layers, n_channels, init_std,
+                 generator, device=None):
+        super().__init__()
+        self.user_tables = nn.ParameterList([_normal_parameter((n_users, n_components), init_std, generator, device)])
+        self.item_tables = nn.ParameterList([_normal_parameter((n_items, n_components), init_std, generator, device)])
+        in_channels = [1] + [n_channels] * (n_conv_layers - 1)
+        self.convolutions = nn.ModuleList(Linear(4 * c, n_channels, generator, device) for c in in_channels)
+        side = n_components >> n_conv_layers
+        self.output = Linear(n_channels * side * side, 1, generator, device)
+
+    def forward(self, users, items):
+        (user_embeddings,), (item_embeddings,) = self.user_tables, self.item_tables
+        maps = (user_embeddings[users][:, :, None] * item_embeddings[items][:, None, :]).unsqueeze(-1)
+        for convolution in self.convolutions:
+            batch, height, width, channels = maps.shape
+            patches = (maps.reshape(batch, height // 2, 2, width // 2, 2, channels)
+                       .transpose(2, 3).reshape(batch, height // 2, width // 2, 4 * channels))
+            maps = F.relu(convolution(patches))
+        return self.output(maps.reshape(len(users), -1)).squeeze(1)
+
+
+class RowAutoencoder(nn.Module):
+    """An autoencoder over sparse rating rows whose output layer is evaluated only where needed.
+
+    Encoder: a sparse first layer (``embedding_bag`` over the row's entries) and dense layers
+    down to a ``n_components`` code (or to its mean and log-variance when ``variational``).
+    Decoder: the mirrored dense layers, then an output layer with one weight row per column,
+    gathered at the observed entries for training and applied densely to score all columns.
+
+    Parameters
+    ----------
+    n_columns : int
+        Length of a row (items for user rows, users for item rows).
+    hidden_layer_sizes : tuple of int
+        Widths between the input and the code; the decoder mirrors them.
+    activation : {'relu', 'tanh'}
+        Applied after every layer but the output (and but the variational mean/log-variance).
+    normalize_input : bool
+        Scale each input row to unit L2 norm (Liang et al.).
+    input_dropout : float
+        Share of a row's entries dropped (and the rest rescaled) during training.
+    """
+
+    def __init__(self, n_columns, hidden_layer_sizes, n_components, activation, variational,
+                 normalize_input, input_dropout, generator, device=None):
+        super().__init__()
+        self.activation = _ACTIVATIONS[activation]
+        self.variational, self.normalize_input, self.input_dropout = variational, normalize_input, input_dropout
+        encoder_widths = [*hidden_layer_sizes, (2 if variational else 1) * n_components]
+        self.input_layer = SparseInput(n_columns, n_columns, encoder_widths[0], generator, device)
+        self.encoder = nn.ModuleList(
+            Linear(a, b, generator, device) for a, b in zip(encoder_widths[:-1], encoder_widths[1:])
+        )
+        decoder_widths = [n_components, *reversed(hidden_layer_sizes)]
+        self.decoder = nn.ModuleList(
+            Linear(a, b, generator, device) for a, b in zip(decoder_widths[:-1], decoder_widths[1:])
+        )
+        bound = decoder_widths[-1] ** -0.5
+        self.output_weight = _uniform_parameter((n_columns, decoder_widths[-1]), bound, generator, device)
+        self.output_bias = _uniform_parameter((n_columns,), bound, generator, device)
+
+    def _input_weights(self, batch, generator):
+        weights = batch.inputs
+        if self.normalize_input:
+            squares = torch.zeros(len(batch), device=weights.device).index_add(0, batch.segment, weights.square())
+            weights = weights / squares.sqrt().clamp_min(1e-12)[batch.segment]
+        if self.training and self.input_dropout > 0:
+            kept = torch.rand(weights.shape, generator=generator, device=weights.device) >= self.input_dropout
+            weights = weights * kept / (1 - self.input_dropout)
+        return weights
+
+    def forward(self, batch, generator=None):
+        """Decoder outputs of the batch's rows (the input of the output layer) and their KL terms.
+
+        The KL divergence to N(0, I) is zero unless ``variational``. In training mode a
+        variational code is sampled with ``generator``; in eval mode it is the posterior mean.
+        """
+        hidden = self.input_layer(batch.columns, batch.offsets, self._input_weights(batch, generator))
+        for layer in self.encoder:
+            hidden = layer(self.activation(hidden))
+        if not self.variational:
+            hidden = self.activation(hidden)
+        kl = hidden.new_zeros(len(batch))
+        if self.variational:
+            mean, log_variance = hidden.chunk(2, dim=1)
+            kl = 0.5 * (log_variance.exp() + mean.square() - 1 - log_variance).sum(dim=1)
+            hidden = mean
+            if self.training:
+                noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+                hidden = mean + (0.5 * log_variance).exp() * noise
+        for layer in self.decoder:
+            hidden = self.activation(layer(hidden))
+        return hidden, kl
+
+    def output_at(self, codes, columns):
+        """Output-layer values at one column per code (rows of ``codes`` paired with ``columns``)."""
+        return (codes * self.output_weight[columns]).sum(dim=1) + self.output_bias[columns]
+
+    def output_dense(self, codes, columns):
+        """Output-layer values of every code at every column of ``columns``: (len(codes), len(columns))."""
+        return codes @ self.output_weight[columns].T + self.output_bias[columns]
+
+    def squared_weights(self):
+        """Sum of the squared weights (biases excluded), for the L2 penalty."""
+        return sum(parameter.square().sum() for parameter in self.parameters() if parameter.dim() > 1)

@@ -1,0 +1,96 @@
+"""Minibatch Adam over shuffled training data, one epoch per iteration of the shared driver.
+
+The baselines that score (user, item) pairs draw batches of ratings (:class:`PairBatches`); the
+autoencoders draw batches of rows with their sparse rating entries (:class:`RowBatches`). Both
+are trained by :class:`EpochTrainer`.
+"""
+
+import torch
+
+from ._batching import partition, side_batches
+from ._crossvae_fit import _adam
+from ._device import as_tensor
+
+
+class PairBatches:
+    """Batches of (user codes, item codes, targets), reshuffled every epoch.
+
+    The ratings are moved to ``device`` once; an epoch only draws a new order.
+    """
+
+    def __init__(self, users, items, targets, batch_size, rng, device):
+        self.users = as_tensor(users, device, torch.long)
+        self.items = as_tensor(items, device, torch.long)
+        self.targets = as_tensor(targets, device, torch.float32)
+        self.batch_size, self.rng, self.device = batch_size, rng, device
+
+    def __call__(self):
+        order = as_tensor(self.rng.permutation(len(self.targets)), self.device, torch.long)
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start:start + self.batch_size]
+            yield self.users[chosen], self.items[chosen], self.targets[chosen]
+
+
+class RowBatches:
+    """The rows of one side in random batches of sparse entries, visited in a new order every epoch.
+
+    Rows are split into batches once (as :class:`~._crossvae_fit.CrossFeedbackTrainer` does),
+    so the sparse layouts are built and moved to the device once.
+
+    Parameters
+    ----------
+    table : RatingTable
+        Ratings seen from the side whose rows are encoded (users, or items via ``transpose()``).
+    inputs, targets : ndarray of shape (len(table),)
+        Values fed to the encoder and values the decoder is trained to reproduce.
+    """
+
+    def __init__(self, table, inputs, targets, batch_size, rng, device):
+        self.rng = rng
+        self.batches = side_batches(table.users, table.items, inputs, targets, table.n_users,
+                                    partition(table.n_users, batch_size, rng), device)
+
+    def __call__(self):
+        for position in self.rng.permutation(len(self.batches)):
+            yield self.batches[position]
+
+
+class EpochTrainer:
+    """Adam on ``batch_loss`` over the batches of one epoch per call of :meth:`train_one_iteration`.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    batches : callable () -> iterable
+        Draws the batches of one epoch.
+    batch_loss : callable (batch) -> Tensor
+        The objective on one batch, in per-rating units.
+    learning_rate : float
+    device : torch.device
+    """
+
+    def __init__(self, module, batches, batch_loss, learning_rate, device):
+        self.module, self.batches, self.batch_loss = module, batches, batch_loss
+        self.optimizer = _adam(module.parameters(), learning_rate, device)
+        self.device = device
+
+    def train_one_iteration(self):
+        """One epoch; returns the mean batch loss."""
+        self.module.train()
+        total = torch.zeros((), device=self.device)
+        n_batches = 0
+        for batch in self.batches():
+            loss = self.batch_loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += loss.detach()
+            n_batches += 1
+        self.module.eval()
+        return total.item() / n_batches
+
+    def get_state(self):
+        return {key: value.detach().clone() for key, value in self.module.state_dict().items()}
+
+    def set_state(self, state):
+        self.module.load_state_dict(state)

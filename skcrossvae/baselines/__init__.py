@@ -1,0 +1,1 @@
+from ._biased_mf import BiasedMFRegressor

@@ -1,0 +1,268 @@
+"""What the baselines share beyond :class:`BaseRatingEstimator`.
+
+- :class:`TorchBaseline`: the fit of every baseline trained by minibatch Adam (device, generator,
+  warm start, the shared iteration driver, the recorded curves).
+- :class:`PairBaseline`: models scoring (user, item) pairs from embeddings (biased MF, NCF,
+  ConvNCF), trained over shuffled ratings.
+- :class:`RowAutoencoderBaseline`: autoencoders over sparse rating rows (AutoRec, DAE, VAE),
+  trained over shuffled rows.
+- Docstring fragments for the parameters and attributes they all have.
+"""
+
+from abc import abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval
+
+from .._base import BaseRatingEstimator
+from .._data import RatingTable
+from .._torch._batching import side_batches
+from .._torch._device import as_tensor, make_generator, resolve_device
+from .._torch._rating_batches import EpochTrainer, PairBatches, RowBatches
+from .._torch._training import run_iterations
+
+_PREDICT_BATCH = 8192
+
+TORCH_PARAMETER_DOCS = """
+    device : str, default='auto'
+        'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'. Asking for CUDA where
+        there is none raises an error.
+
+    warm_start : bool, default=False
+        When True and already fitted, ``fit`` continues from the current network (the ids in X
+        must all be known; Adam's moments restart).
+"""
+
+BASE_ATTRIBUTE_DOCS = """
+    user_ids_, item_ids_ : ndarray
+        The raw ids seen in ``fit``, sorted; a user's code is its position.
+    n_users_, n_items_ : int
+        Numbers of users and items.
+    global_mean_ : float
+        Mean training rating.
+    rating_std_ : float
+        Standard deviation of the training ratings.
+    rating_range_ : tuple of float
+        Smallest and largest rating seen; predictions are clipped to it.
+    user_fallback_, item_fallback_ : ndarray
+        Damped mean deviations from the global mean, used for pairs with an unknown id.
+    seen_items_ : scipy.sparse.csr_matrix
+        Users × items indicator of the pairs given to ``fit`` (excluded by ``recommend``).
+    n_iter_ : int
+        Iterations run.
+    loss_curve_ : list of float
+        Training objective per rating at each iteration.
+    validation_scores_ : list of float or None
+        Validation RMSE after each iteration (None without early stopping).
+    best_validation_score_ : float or None
+        Best validation RMSE (None without early stopping).
+    best_iteration_ : int
+        Iteration whose state the model holds.
+    n_features_in_ : int
+        Always 2.
+    feature_names_in_ : ndarray
+        Column names when X was a DataFrame.
+"""
+
+TORCH_ATTRIBUTE_DOCS = """
+    module_ : torch.nn.Module
+        The trained network.
+    device_ : str
+        Device used for training.
+"""
+
+
+def rmse(predicted, table):
+    """Root mean squared error of predictions for the ratings of ``table``."""
+    return float(np.sqrt(np.mean((predicted - table.values) ** 2)))
+
+
+def record_history(estimator, history):
+    """Store the driver's curves under scikit-learn's names."""
+    estimator.n_iter_ = history.n_iter
+    estimator.loss_curve_ = history.loss_curve
+    estimator.validation_scores_ = history.validation_scores
+    estimator.best_validation_score_ = history.best_score if estimator.early_stopping else None
+    estimator.best_iteration_ = history.best_iteration if estimator.early_stopping else history.n_iter
+
+
+class TorchBaseline(BaseRatingEstimator):
+    """Fit plumbing of the baselines trained by minibatch Adam; not for direct use.
+
+    Subclasses build the network (:meth:`_make_module`), say how to batch and score the
+    training data (:meth:`_training_objective`) and predict.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseRatingEstimator._parameter_constraints,
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "warm_start": ["boolean"],
+    }
+
+    @abstractmethod
+    def _make_module(self, generator, device):
+        """The untrained network for the fitted sizes and the current parameters."""
+
+    @abstractmethod
+    def _training_objective(self, train, rng, generator, device):
+        """``(batches, batch_loss)`` for :class:`EpochTrainer` on the encoded training ratings."""
+
+    def _prepare_prediction(self, table):
+        """Store what prediction needs from the current network, reading rows from ``table``."""
+
+    def _module_factory(self):
+        return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"))}
+
+    def _fit_ratings(self, train, valid, rng, incremental):
+        device = resolve_device(self.device)
+        generator = make_generator(rng, device)
+        self.module_ = self.module_.to(device) if incremental else self._make_module(generator, device)
+        self.device_ = str(device)
+        batches, batch_loss = self._training_objective(train, rng, generator, device)
+        trainer = EpochTrainer(self.module_, batches, batch_loss, self.learning_rate, device)
+
+        def validation_rmse():
+            self._prepare_prediction(train)
+            return rmse(self._predict_codes(valid.users, valid.items), valid)
+
+        history = run_iterations(
+            trainer.train_one_iteration, validation_rmse, trainer.get_state, trainer.set_state,
+            max_iter=self.max_iter, early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
+            name=type(self).__name__,
+        )
+        record_history(self, history)
+        self.module_.eval()
+        self._prepare_prediction(train if valid is None else _concatenate(train, valid))
+
+    @property
+    def _module_device(self):
+        # Not device_: a pickled or loaded estimator holds its network on the CPU.
+        return next(self.module_.parameters()).device
+
+    @torch.no_grad()
+    def _batched(self, function, *code_arrays):
+        """``function`` applied to chunks of code arrays (as long tensors), concatenated in numpy."""
+        device = self._module_device
+        parts = [
+            function(*(as_tensor(codes[start:start + _PREDICT_BATCH], device, torch.long) for codes in code_arrays))
+            .double().cpu().numpy()
+            for start in range(0, len(code_arrays[0]), _PREDICT_BATCH)
+        ]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _concatenate(first, second):
+    return RatingTable(*(np.concatenate([getattr(first, name), getattr(second, name)])
+                         for name in ("users", "items", "values")), first.n_users, first.n_items)
+
+
+class PairBaseline(TorchBaseline):
+    """Models whose network maps (user codes, item codes) to standardised ratings; not for direct use.
+
+    The training objective per rating is the squared error on the standardised scale,
+    ``(rating - global_mean_) / rating_std_``, plus ``alpha`` times :meth:`PairModule.penalty`.
+    """
+
+    _parameter_constraints: dict = {
+        **TorchBaseline._parameter_constraints,
+        "alpha": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def _training_objective(self, train, rng, generator, device):
+        module, n_ratings = self.module_, len(train)
+        targets = (train.values - self.global_mean_) / self.rating_std_
+
+        def batch_loss(batch):
+            users, items, batch_targets = batch
+            squared = (module(users, items) - batch_targets).square().mean()
+            return squared + self.alpha * module.penalty(users, items, n_ratings)
+
+        return PairBatches(train.users, train.items, targets, self.batch_size, rng, device), batch_loss
+
+    def _unclipped(self, users, items):
+        return self.global_mean_ + self.rating_std_ * self._batched(self.module_, users, items)
+
+    def _predict_codes(self, users, items, return_std=False):
+        return np.clip(self._unclipped(users, items), *self.rating_range_)
+
+    def _score_items(self, users):
+        # Unclipped, so that items predicted above the rating range keep their order.
+        all_items = np.arange(self.n_items_)
+        scores = self._unclipped(np.repeat(users, self.n_items_), np.tile(all_items, len(users)))
+        return scores.reshape(len(users), self.n_items_)
+
+
+class RowAutoencoderBaseline(TorchBaseline):
+    """Autoencoders over the sparse rating rows of one side; not for direct use.
+
+    Inputs are the ratings divided by the largest absolute rating (0 stands for "not rated").
+    The training objective per rating is the squared error on the observed entries, on the
+    standardised scale, plus :meth:`_regulariser`. After ``fit`` each row's decoder output is
+    computed once from all the ratings given to ``fit`` (``row_codes_``); a prediction is the
+    output layer at that row and the pair's column.
+    """
+
+    #: 'user' (rows of X) or 'item' (rows of X^T); AutoRec makes it a parameter.
+    side = "user"
+
+    @abstractmethod
+    def _link(self, outputs):
+        """Ratings from output-layer values (torch)."""
+
+    @abstractmethod
+    def _regulariser(self, module, batch, kl, n_ratings):
+        """The batch's penalty in per-rating units, added to its mean squared error."""
+
+    def _rows(self, table):
+        return table if self.side == "user" else table.transpose()
+
+    def _input_scale(self):
+        return max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
+
+    def _training_objective(self, train, rng, generator, device):
+        module, n_ratings, scale = self.module_, len(train), self.rating_std_
+        rows = self._rows(train)
+        batches = RowBatches(rows, rows.values / self._input_scale(), rows.values, self.batch_size, rng, device)
+
+        def batch_loss(batch):
+            codes, kl = module(batch, generator)
+            predicted = self._link(module.output_at(codes[batch.segment], batch.columns))
+            squared = ((predicted - batch.targets) / scale).square().mean()
+            return squared + self._regulariser(module, batch, kl, n_ratings)
+
+        return batches, batch_loss
+
+    @torch.no_grad()
+    def _prepare_prediction(self, table):
+        rows = self._rows(table)
+        in_order = [np.arange(start, min(start + self.batch_size, rows.n_users))
+                    for start in range(0, rows.n_users, self.batch_size)]
+        batches = side_batches(rows.users, rows.items, rows.values / self._input_scale(), rows.values,
+                               rows.n_users, in_order, self._module_device)
+        self.module_.eval()
+        self.row_codes_ = np.concatenate([self.module_(batch)[0].cpu().numpy() for batch in batches])
+
+    def _pair_outputs(self, rows, columns):
+        codes = as_tensor(self.row_codes_, self._module_device)
+        return self._batched(lambda r, c: self._link(self.module_.output_at(codes[r], c)), rows, columns)
+
+    def _predict_codes(self, users, items, return_std=False):
+        rows, columns = (users, items) if self.side == "user" else (items, users)
+        return np.clip(self._pair_outputs(rows, columns), *self.rating_range_)
+
+    @torch.no_grad()
+    def _score_items(self, users):
+        device = self._module_device
+        codes = as_tensor(self.row_codes_, device)
+        users_tensor = as_tensor(users, device, torch.long)
+        if self.side == "user":
+            outputs = self.module_.output_dense(codes[users_tensor], torch.arange(self.n_items_, device=device))
+        else:
+            outputs = self.module_.output_dense(codes, users_tensor).T
+        return self._link(outputs).double().cpu().numpy()
