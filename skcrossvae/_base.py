@@ -23,6 +23,7 @@ from ._data import (
     check_no_duplicates,
     check_ratings,
     encode_ids,
+    normalise_id_column,
     split_id_columns,
     validation_mask,
     _listing,
@@ -185,22 +186,23 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         pairs_items = np.tile(np.arange(n_items), len(users))
         return self._predict_codes(pairs_users, pairs_items).reshape(len(users), n_items)
 
+    def _encode_known(self, columns):
+        """Codes and known-masks of raw (user, item) id columns, applying ``handle_unknown``."""
+        encoded = [encode_ids(vocabulary, ids, name) for vocabulary, ids, name in
+                   zip((self.user_ids_, self.item_ids_), columns, ("user", "item"))]
+        if self.handle_unknown == "error":
+            problems = [_known_mask_message(ids, known, name)
+                        for ids, (_, known), name in zip(columns, encoded, ("user", "item"))
+                        if not known.all()]
+            if problems:
+                raise ValueError("X contains " + " and ".join(problems)
+                                 + " not seen during fit (handle_unknown='error').")
+        return encoded
+
     def _encode_pairs(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=None, reset=False)
-        users, items = split_id_columns(X)
-        user_codes, user_known = encode_ids(self.user_ids_, users, "user")
-        item_codes, item_known = encode_ids(self.item_ids_, items, "item")
-        if self.handle_unknown == "error" and not (user_known.all() and item_known.all()):
-            problems = [
-                _known_mask_message(ids, known, name)
-                for ids, known, name in ((users, user_known, "user"), (items, item_known, "item"))
-                if not known.all()
-            ]
-            raise ValueError(
-                "X contains " + " and ".join(problems)
-                + " not seen during fit (handle_unknown='error')."
-            )
+        (user_codes, user_known), (item_codes, item_known) = self._encode_known(split_id_columns(X))
         return user_codes, user_known, item_codes, item_known
 
     def _predict(self, X, return_std=False):
@@ -259,11 +261,11 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         if not isinstance(n, Integral) or isinstance(n, bool) or not 1 <= n <= self.n_items_:
             raise ValueError(f"n must be an integer in [1, {self.n_items_}] (the number of items); got {n!r}.")
-        raw_users = np.atleast_1d(np.asarray(users, dtype=None if not isinstance(users, list) else object))
+        raw_users = np.atleast_1d(np.asarray(users, dtype=object))
         if raw_users.ndim != 1:
             raise ValueError(f"users must be one-dimensional; got shape {raw_users.shape}.")
-        pairs = np.column_stack([raw_users, np.repeat(self.item_ids_[:1], len(raw_users))])
-        user_codes, user_known, _, _ = self._encode_pairs(pairs.astype(object))
+        users_normalised = normalise_id_column(raw_users, "user")
+        (user_codes, user_known), _ = self._encode_known((users_normalised, self.item_ids_[:1]))
         fallback_scores = self.global_mean_ + self.item_fallback_
         top_items = np.empty((len(raw_users), n), dtype=np.int64)
         top_scores = np.empty((len(raw_users), n))
@@ -272,12 +274,11 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             known = user_known[rows]
             scores = np.tile(fallback_scores, (len(known), 1))
             if known.any():
-                scores[known] = self._score_items(user_codes[rows][known])
+                known_scores = self._score_items(user_codes[rows][known])
                 if exclude_seen:
                     seen = self.seen_items_[user_codes[rows][known]].tocoo()
-                    block = scores[known]
-                    block[seen.row, seen.col] = -np.inf
-                    scores[known] = block
+                    known_scores[seen.row, seen.col] = -np.inf
+                scores[known] = known_scores
             best = np.argpartition(-scores, n - 1, axis=1)[:, :n]
             best_scores = np.take_along_axis(scores, best, axis=1)
             order = np.argsort(-best_scores, axis=1, kind="stable")

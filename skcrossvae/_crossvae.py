@@ -136,7 +136,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         Damped mean deviations from the global mean, used for pairs with an unknown id.
     seen_items_ : scipy.sparse.csr_matrix
         Users × items indicator of the pairs given to ``fit`` (excluded by ``recommend``).
-    user_embeddings_, item_embeddings_ : ndarray of shape (n_users_, K), (n_items_, K)
+    user_embeddings_, item_embeddings_ : ndarray of shape (n_users, K) and (n_items, K)
         Posterior means of the final cross-fed encoders; predictions use them.
     user_variances_, item_variances_ : ndarray
         Posterior variances (of the standardised model).

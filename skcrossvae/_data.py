@@ -22,7 +22,7 @@ def _listing(values):
     return f"[{shown}]{more}"
 
 
-def _normalise_id_column(column, name):
+def normalise_id_column(column, name):
     """Return ``column`` as an int64, float64 or str numpy array; raise on NaN, inf or mixed types."""
     column = np.asarray(column)
     if column.dtype.kind in "iu":
@@ -50,7 +50,7 @@ def _normalise_id_column(column, name):
         (isinstance(v, Real) and not isinstance(v, bool) for v in column), bool, len(column)
     )
     if is_real.all():
-        return _normalise_id_column(column.astype(np.float64), name)
+        return normalise_id_column(column.astype(np.float64), name)
     missing = np.flatnonzero([v is None for v in column])
     if missing.size:
         raise ValueError(f"{name} ids contain None at rows {_listing(missing)}.")
@@ -66,7 +66,7 @@ def split_id_columns(X):
             f"(n_features = {X.shape[1] if X.ndim == 2 else X.ndim}). "
             "Select the user and item columns, e.g. df[['user', 'item']]."
         )
-    return tuple(_normalise_id_column(X[:, k], _COLUMN_NAMES[k]) for k in range(2))
+    return tuple(normalise_id_column(X[:, k], _COLUMN_NAMES[k]) for k in range(2))
 
 
 def check_ratings(y, n_samples, estimator_name):

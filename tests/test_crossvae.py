@@ -1,0 +1,198 @@
+"""CrossFeedbackVAERegressor: properties on toy matrices, sklearn integration, real data."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.pipeline import Pipeline
+
+from skcrossvae import CrossFeedbackVAERegressor
+from skcrossvae.testing import low_rank_tables, rating_tables
+
+TOY = dict(user_batch_size=10, item_batch_size=10, n_components=4, intermediate_dim=4,
+           hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu")
+# A setting that learns a toy matrix in seconds: small batches give many steps per iteration,
+# posterior means fed back steady the cross-feedback on tiny data, and hidden layers wider than
+# the toy defaults keep ReLU units alive (narrow ones got stuck at the mean in about half of the
+# draws we tried).
+RECOVERY = dict(TOY, max_iter=150, n_iter_no_change=150, early_stopping=False, learning_rate=3e-3,
+                hidden_layer_sizes=(32,), intermediate_dim=16, beta_user=1e-3, beta_item=1e-3,
+                feedback="mean", attention=None)
+# Fits take seconds: few examples, a fixed draw (derandomize) so CI sees the examples tested
+# here, and no shrinking (each shrink step would refit).
+SLOW = settings(max_examples=3, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def _fit(X, y, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CrossFeedbackVAERegressor(**{**TOY, **params}).fit(X, y)
+
+
+def _heldout_rmse(model, full, X):
+    observed = np.zeros(full.shape, dtype=bool)
+    observed[X[:, 0].astype(int), X[:, 1].astype(int)] = True
+    users, items = np.nonzero(~observed)
+    predictions = model.predict(np.column_stack([users, items]))
+    return np.sqrt(np.mean((predictions - full[users, items]) ** 2))
+
+
+@SLOW
+@given(low_rank_tables(rank=(1, 2), density=(0.6, 0.9)))
+def test_noiseless_low_rank_matrix_is_recovered(table):
+    X, y, full = table
+    model = _fit(X, y, **RECOVERY)
+    assert _heldout_rmse(model, full, X) < 0.5 * full.std()
+
+
+@settings(SLOW, max_examples=1)
+@given(low_rank_tables(rank=(1, 2), density=(0.6, 0.9)))
+def test_renaming_ids_moves_rmse_no_more_than_the_seed(table):
+    X, y, full = table
+    scores = [_heldout_rmse(_fit(X, y, **{**RECOVERY, "random_state": seed}), full, X) for seed in range(3)]
+    rng = np.random.RandomState(0)
+    user_names, item_names = rng.permutation(full.shape[0]), rng.permutation(full.shape[1])
+    renamed = np.column_stack([user_names[X[:, 0]], item_names[X[:, 1]]])
+    model = _fit(renamed, y, **RECOVERY)
+    users, items = np.nonzero(np.ones(full.shape, dtype=bool))
+    observed = set(map(tuple, X))
+    heldout = np.array([(u, i) for u, i in zip(users, items) if (u, i) not in observed])
+    predictions = model.predict(np.column_stack([user_names[heldout[:, 0]], item_names[heldout[:, 1]]]))
+    renamed_score = np.sqrt(np.mean((predictions - full[heldout[:, 0], heldout[:, 1]]) ** 2))
+    spread = max(scores) - min(scores)
+    assert min(scores) - spread - 0.02 <= renamed_score <= max(scores) + spread + 0.02
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(rating_tables(rating_scale=(0.5, 100.0)))
+def test_predictions_are_finite_for_every_valid_input(table):
+    X, y = table
+    model = _fit(X, y, max_iter=2)
+    predictions, std = model.predict(X, return_std=True)
+    assert np.isfinite(predictions).all() and np.isfinite(std).all() and (std > 0).all()
+
+
+@settings(max_examples=5, deadline=None, derandomize=True)
+@given(rating_tables())
+def test_same_seed_gives_the_same_predictions(table):
+    X, y = table
+    np.testing.assert_array_equal(_fit(X, y).predict(X), _fit(X, y).predict(X))
+
+
+@pytest.fixture(scope="module")
+def toy():
+    rng = np.random.RandomState(3)
+    users, items = np.nonzero(rng.rand(30, 20) < 0.5)
+    X = np.column_stack([users, items])
+    y = np.clip(np.round(3 + rng.randn(len(users))), 1, 5)
+    return X, y
+
+
+@pytest.mark.parametrize("params", [
+    dict(attention="local"), dict(attention="global"), dict(attention=None),
+    dict(attention_norm="ratio"), dict(latent_input="mean"), dict(cross_feedback=False, attention=None),
+    dict(use_ratings=False), dict(schedule="alternating"), dict(feedback="mean"),
+    dict(standardize=False), dict(fusion_layer_sizes=(6, 5)), dict(hidden_layer_sizes=()),
+])
+def test_every_variant_fits_and_predicts(toy, params):
+    X, y = toy
+    model = _fit(X, y, **params)
+    assert np.isfinite(model.predict(X)).all()
+    assert model.user_embeddings_.shape == (model.n_users_, TOY["n_components"])
+
+
+def test_auto_attention_follows_the_documented_threshold():
+    rng = np.random.RandomState(0)
+    users, items = np.nonzero(rng.rand(40, 100) < 0.15)  # ~15 ratings per user, ~6 per item
+    X, y = np.column_stack([users, items]), rng.randint(1, 6, len(users)).astype(float)
+    model = _fit(X, y, attention="auto", early_stopping=False)
+    assert np.median(np.bincount(users)) >= 10 > np.median(np.bincount(items))
+    assert model.attention_scopes_ == ("local", "global")
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(cross_feedback=False), "needs cross_feedback=True"),
+    (dict(cross_feedback=False, use_ratings=False, attention=None), "no input"),
+    (dict(hidden_layer_sizes=(4, 0)), "positive integers"),
+    (dict(attention="everywhere"), "attention"),
+    (dict(learning_rate=0.0), "learning_rate"),
+    (dict(device="tpu"), "device"),
+])
+def test_invalid_parameters_are_named(toy, params, message):
+    with pytest.raises(ValueError, match=message):
+        CrossFeedbackVAERegressor(**{**TOY, **params}).fit(*toy)
+
+
+def test_early_stopping_attributes_and_restored_best_state(toy):
+    X, y = toy
+    model = _fit(X, y, max_iter=6, n_iter_no_change=2)
+    assert len(model.validation_scores_) == model.n_iter_
+    assert model.best_validation_score_ == min(model.validation_scores_)
+    assert model.validation_scores_[model.best_iteration_ - 1] == model.best_validation_score_
+    no_stop = _fit(X, y, early_stopping=False)
+    assert no_stop.validation_scores_ is None and no_stop.best_iteration_ == no_stop.n_iter_
+
+
+def test_verbose_prints_progress(toy, capsys):
+    _fit(*toy, verbose=1, max_iter=2)
+    out = capsys.readouterr().out
+    assert "iteration 1/2" in out and "validation RMSE" in out and "ETA" in out
+
+
+def test_return_std_is_larger_for_unknown_pairs(toy):
+    X, y = toy
+    model = _fit(X, y)
+    _, known_std = model.predict(X[:5], return_std=True)
+    _, unknown_std = model.predict(np.array([[999, 999]]), return_std=True)
+    assert unknown_std[0] == pytest.approx(model.rating_std_)
+    assert np.all(known_std >= np.sqrt(model.noise_variance_))
+
+
+def test_warm_start_continues_and_rejects_new_ids(toy):
+    X, y = toy
+    model = _fit(X, y, warm_start=True, early_stopping=False)
+    before = model.predict(X)
+    model.fit(X, y)
+    assert model.n_iter_ == TOY["max_iter"]
+    assert not np.array_equal(before, model.predict(X))
+    with pytest.raises(ValueError, match="warm_start=True continues training"):
+        model.fit(np.vstack([X, [[999, 0]]]), np.append(y, 3.0))
+
+
+def test_pipeline_gridsearch_clone_and_cross_validate(toy):
+    X, y = toy
+    pipeline = Pipeline([("model", CrossFeedbackVAERegressor(**TOY))])
+    search = GridSearchCV(
+        pipeline, {"model__n_components": [2, 4], "model__beta_user": [1e-3, 1e-1]},
+        cv=KFold(2, shuffle=True, random_state=0), scoring="neg_root_mean_squared_error",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+        scores = cross_validate(CrossFeedbackVAERegressor(**TOY), X, y, cv=2)
+    assert len(search.cv_results_["params"]) == 4
+    assert np.isfinite(search.best_estimator_.predict(X)).all()
+    assert np.isfinite(scores["test_score"]).all()
+    assert clone(search.best_estimator_).get_params()["model__n_components"] in (2, 4)
+
+
+def test_pickle_round_trip_identical_predictions(toy):
+    X, y = toy
+    model = _fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X, return_std=True)[1], model.predict(X, return_std=True)[1])
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_movielens_100k_u1_default_parameters(real_data_home):
+    train = np.loadtxt(real_data_home / "ml-100k" / "u1.base", dtype=np.int64)
+    test = np.loadtxt(real_data_home / "ml-100k" / "u1.test", dtype=np.int64)
+    model = CrossFeedbackVAERegressor(random_state=0).fit(train[:, :2], train[:, 2].astype(float))
+    rmse = np.sqrt(np.mean((model.predict(test[:, :2]) - test[:, 2]) ** 2))
+    assert rmse <= 0.930, rmse
