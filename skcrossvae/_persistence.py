@@ -138,7 +138,8 @@ def state_to_cpu(state):
     moved = {}
     for key, value in state.items():
         if isinstance(value, torch.nn.Module):
-            value = copy.deepcopy(value).cpu()
+            if any(tensor.device.type != "cpu" for tensor in value.state_dict().values()):
+                value = copy.deepcopy(value).cpu()  # the fitted module itself stays on its device
         elif isinstance(value, torch.Tensor):
             value = value.detach().cpu()
         moved[key] = value
