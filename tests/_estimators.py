@@ -3,6 +3,7 @@
 import inspect
 
 import skcrossvae
+from skcrossvae import baselines
 from skcrossvae._base import BaseRatingEstimator
 
 # Test-sized settings per parameter name; each estimator takes those it has.
@@ -13,9 +14,13 @@ _FAST = dict(
 )
 
 
-def all_estimators():
-    """Every public estimator class of the package, found by walking the public namespaces."""
-    namespaces = [skcrossvae]
+def all_estimators(include_baselines=True):
+    """Every public estimator class of the package, found by walking the public namespaces.
+
+    ``tests/test_behaviour.py`` takes the top-level ones only: the baselines' suite in
+    ``tests/baselines/`` runs the same checks over them with baseline-specific variants.
+    """
+    namespaces = [skcrossvae] + ([baselines] if include_baselines else [])
     found = {}
     for namespace in namespaces:
         for name in namespace.__all__:

@@ -14,7 +14,7 @@ from sklearn.base import clone
 import skcrossvae
 from _estimators import all_estimators, fast_instance
 
-ESTIMATORS = all_estimators()
+ESTIMATORS = all_estimators(include_baselines=False)
 
 
 @pytest.fixture(scope="module")

@@ -29,11 +29,12 @@ class PairModule(nn.Module):
     :meth:`penalty` needs no more to regularise them.
     """
 
-    def penalty(self, users, items, n_ratings):
-        """The L2 term of a batch, in per-rating units.
+    def penalty(self, users, items):
+        """The L2 term of a batch: its ratings' mean squared row norms plus the dense weights'.
 
         Each rating pays for the table rows it uses (Koren et al.'s per-rating regulariser);
-        the dense weights, shared by all ratings, are paid for once over the ``n_ratings``.
+        the dense weights, shared by all ratings, are paid for once per batch, as in the
+        NCF and ConvNCF code (where the penalty enters every step's loss).
         """
         rows = sum(table[users].square().reshape(len(users), -1).sum(dim=1) for table in self.user_tables)
         rows = rows + sum(table[items].square().reshape(len(items), -1).sum(dim=1) for table in self.item_tables)
@@ -42,7 +43,7 @@ class PairModule(nn.Module):
             parameter.square().sum() for parameter in self.parameters()
             if parameter.dim() > 1 and id(parameter) not in tables
         )
-        return rows.mean() + dense / n_ratings
+        return rows.mean() + dense
 
 
 class BiasedMF(PairModule):
@@ -94,10 +95,10 @@ class NeuMF(PairModule):
 class ConvNCF(PairModule):
     """ConvNCF (He et al. 2018): a CNN over the outer product of the user and item embeddings.
 
-    Each layer is a 2×2 convolution with stride 2 and ReLU, halving the K×K interaction map.
-    Such a convolution sees disjoint 2×2 patches, so it is computed as a dense layer over the
-    patch vectors (faster than ``conv2d`` for these tiny kernels, same function). The last map
-    is flattened into a linear output.
+    Each layer is a 2×2 convolution with stride 2 and ReLU, halving the K×K interaction map
+    (an odd map gets a row and a column of zeros first). Such a convolution sees disjoint 2×2
+    patches, so it is computed as a dense layer over the patch vectors (faster than ``conv2d``
+    for these tiny kernels, same function). The last map is flattened into a linear output.
     """
 
     def __init__(self, n_users, n_items, n_components, n_conv_layers, n_channels, init_std,
@@ -105,15 +106,25 @@ class ConvNCF(PairModule):
         super().__init__()
         self.user_tables = nn.ParameterList([_normal_parameter((n_users, n_components), init_std, generator, device)])
         self.item_tables = nn.ParameterList([_normal_parameter((n_items, n_components), init_std, generator, device)])
-        in_channels = [1] + [n_channels] * (n_conv_layers - 1)
-        self.convolutions = nn.ModuleList(Linear(4 * c, n_channels, generator, device) for c in in_channels)
-        side = n_components >> n_conv_layers
-        self.output = Linear(n_channels * side * side, 1, generator, device)
+        channels = [1] + [n_channels] * n_conv_layers
+        self.convolutions = nn.ModuleList(
+            Linear(4 * a, b, generator, device) for a, b in zip(channels[:-1], channels[1:])
+        )
+        for layer in self.convolutions:
+            # He initialisation keeps the signal's scale through the stack of ReLU layers; the
+            # default scale shrinks it layer by layer and training can stall at the mean.
+            nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu", generator=generator)
+        side = n_components
+        for _ in range(n_conv_layers):
+            side = (side + 1) // 2
+        self.output = Linear(channels[-1] * side * side, 1, generator, device)
 
     def forward(self, users, items):
         (user_embeddings,), (item_embeddings,) = self.user_tables, self.item_tables
         maps = (user_embeddings[users][:, :, None] * item_embeddings[items][:, None, :]).unsqueeze(-1)
         for convolution in self.convolutions:
+            if maps.shape[1] % 2:
+                maps = F.pad(maps, (0, 0, 0, 1, 0, 1))
             batch, height, width, channels = maps.shape
             patches = (maps.reshape(batch, height // 2, 2, width // 2, 2, channels)
                        .transpose(2, 3).reshape(batch, height // 2, width // 2, 4 * channels))
@@ -137,17 +148,15 @@ class RowAutoencoder(nn.Module):
         Widths between the input and the code; the decoder mirrors them.
     activation : {'relu', 'tanh'}
         Applied after every layer but the output (and but the variational mean/log-variance).
-    normalize_input : bool
-        Scale each input row to unit L2 norm (Liang et al.).
     input_dropout : float
         Share of a row's entries dropped (and the rest rescaled) during training.
     """
 
     def __init__(self, n_columns, hidden_layer_sizes, n_components, activation, variational,
-                 normalize_input, input_dropout, generator, device=None):
+                 input_dropout, generator, device=None):
         super().__init__()
         self.activation = _ACTIVATIONS[activation]
-        self.variational, self.normalize_input, self.input_dropout = variational, normalize_input, input_dropout
+        self.variational, self.input_dropout = variational, input_dropout
         encoder_widths = [*hidden_layer_sizes, (2 if variational else 1) * n_components]
         self.input_layer = SparseInput(n_columns, n_columns, encoder_widths[0], generator, device)
         self.encoder = nn.ModuleList(
@@ -163,9 +172,6 @@ class RowAutoencoder(nn.Module):
 
     def _input_weights(self, batch, generator):
         weights = batch.inputs
-        if self.normalize_input:
-            squares = torch.zeros(len(batch), device=weights.device).index_add(0, batch.segment, weights.square())
-            weights = weights / squares.sqrt().clamp_min(1e-12)[batch.segment]
         if self.training and self.input_dropout > 0:
             kept = torch.rand(weights.shape, generator=generator, device=weights.device) >= self.input_dropout
             weights = weights * kept / (1 - self.input_dropout)

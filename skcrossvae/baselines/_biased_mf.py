@@ -22,7 +22,7 @@ class BiasedMFRegressor(PairBaseline):
 
     Parameters
     ----------
-    n_components : int, default=10
+    n_components : int, default=50
         Number of latent factors K.
 
     alpha : float, default=0.1
@@ -73,7 +73,7 @@ class BiasedMFRegressor(PairBaseline):
 
     def __init__(
         self,
-        n_components=10,
+        n_components=50,
         alpha=0.1,
         batch_size=256,
         learning_rate=3e-3,
@@ -84,8 +84,8 @@ class BiasedMFRegressor(PairBaseline):
         tol=1e-4,
         handle_unknown="mean",
         random_state=None,
-        device="auto",
         verbose=0,
+        device="auto",
         warm_start=False,
     ):
         self.n_components = n_components
@@ -99,8 +99,8 @@ class BiasedMFRegressor(PairBaseline):
         self.tol = tol
         self.handle_unknown = handle_unknown
         self.random_state = random_state
-        self.device = device
         self.verbose = verbose
+        self.device = device
         self.warm_start = warm_start
 
     def _make_module(self, generator, device):

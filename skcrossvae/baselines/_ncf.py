@@ -32,16 +32,16 @@ class NCFRegressor(PairBaseline):
         Widths of the MLP tower's hidden layers; ``()`` maps the concatenated embeddings straight
         to the output layer.
 
-    alpha : float, default=0.1
-        L2 penalty. The objective per rating is the squared error on the standardised scale,
-        ``(rating - global_mean_) / rating_std_``, plus ``alpha`` times the squared norms of the
-        rating's user and item embeddings, plus ``alpha`` times the squared dense weights
-        divided by the number of training ratings (they are counted once, not per rating).
+    alpha : float, default=0.003
+        L2 penalty. The objective of a batch is the mean over its ratings of the squared error on
+        the standardised scale, ``(rating - global_mean_) / rating_std_``, plus ``alpha`` times
+        the squared norms of the rating's user and item embeddings, plus ``alpha`` times the
+        squared weights of the tower and the output layer (once per batch, as in the NCF code).
 
     batch_size : int, default=256
         Ratings per Adam step.
 
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=3e-3
         Adam's step size.
 
     max_iter : int, default=100
@@ -84,9 +84,9 @@ class NCFRegressor(PairBaseline):
         self,
         n_components=10,
         hidden_layer_sizes=(25,),
-        alpha=0.1,
+        alpha=0.003,
         batch_size=256,
-        learning_rate=1e-3,
+        learning_rate=3e-3,
         max_iter=100,
         early_stopping=True,
         validation_fraction=0.1,
@@ -94,8 +94,8 @@ class NCFRegressor(PairBaseline):
         tol=1e-4,
         handle_unknown="mean",
         random_state=None,
-        device="auto",
         verbose=0,
+        device="auto",
         warm_start=False,
     ):
         self.n_components = n_components
@@ -110,8 +110,8 @@ class NCFRegressor(PairBaseline):
         self.tol = tol
         self.handle_unknown = handle_unknown
         self.random_state = random_state
-        self.device = device
         self.verbose = verbose
+        self.device = device
         self.warm_start = warm_start
 
     def _make_module(self, generator, device):

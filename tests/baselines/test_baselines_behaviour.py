@@ -1,0 +1,223 @@
+"""The package's behaviour suite run over every baseline, and what only baselines do.
+
+The baselines are found by walking ``skcrossvae.baselines.__all__``, so a new one is covered
+without editing this file. The checks themselves are those of ``tests/test_behaviour.py``
+(prediction, recommendation, the unknown-id policy, pickling, save/load, seeds, bad input):
+they are imported or called from there, not copied.
+"""
+
+import inspect
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import ParameterGrid
+
+import skcrossvae
+import test_behaviour as shared
+from _estimators import fast_instance
+from skcrossvae import baselines
+from skcrossvae._base import BaseRatingEstimator
+from test_behaviour import (  # noqa: F401  (fixture and checks collected here over the baselines)
+    test_fitted_attributes,
+    test_pickle_round_trip_keeps_predictions,
+    test_predict_is_finite_and_within_the_rating_range,
+    test_recommend_rejects_bad_n,
+    test_recommend_returns_unseen_items_best_first,
+    test_recommend_scores_match_predict,
+    test_save_load_round_trip_keeps_predictions,
+    test_unknown_ids_error_policy_names_them,
+    test_unknown_ids_mean_policy_uses_fallback,
+    toy_ratings,
+)
+
+BASELINES = [
+    getattr(baselines, name) for name in baselines.__all__
+    if inspect.isclass(getattr(baselines, name)) and issubclass(getattr(baselines, name), BaseRatingEstimator)
+]
+TORCH_BASELINES = [cls for cls in BASELINES if "warm_start" in inspect.signature(cls).parameters]
+# Settings besides the defaults that the shared checks should also see.
+VARIANTS = [(cls, {}) for cls in BASELINES] + [(baselines.AutoRecRegressor, {"side": "user"})]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_torch_thread():
+    """One torch thread while these tests run: their tensors are tiny, so extra threads only
+    add synchronisation, which costs seconds per fit on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _name(cls):
+    return cls.__name__
+
+
+def _variant_name(variant):
+    cls, overrides = variant
+    return cls.__name__ + "".join(f"-{value}" for value in overrides.values())
+
+
+def _fit(cls, X, y, **overrides):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # test-sized fits stop at max_iter
+        return fast_instance(cls, **overrides).fit(X, y)
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=_variant_name)
+def fitted(request, toy_ratings):
+    cls, overrides = request.param
+    return _fit(cls, *toy_ratings, **overrides)
+
+
+def test_every_baseline_is_found():
+    assert len(BASELINES) == 7
+    assert set(TORCH_BASELINES) == set(BASELINES) - {baselines.BayesianMFRegressor}
+
+
+# ------------------------------------------------ the shared suite's per-class checks
+@pytest.mark.parametrize("cls", BASELINES, ids=_name)
+def test_same_seed_same_predictions_and_row_order_does_not_matter(cls, toy_ratings):
+    shared.test_same_seed_same_predictions_and_row_order_does_not_matter(cls, toy_ratings)
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=_name)
+def test_string_ids_and_dataframe_input(cls, toy_ratings):
+    shared.test_string_ids_and_dataframe_input(cls, toy_ratings)
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=_name)
+def test_inputs_are_not_modified(cls, toy_ratings):
+    shared.test_inputs_are_not_modified(cls, toy_ratings)
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=_name)
+@pytest.mark.parametrize("case", shared.BAD_INPUTS, ids=lambda case: case[0])
+def test_bad_input_gets_a_clear_error(cls, case, toy_ratings):
+    shared.test_bad_input_gets_a_clear_error(cls, case, toy_ratings)
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=_name)
+def test_predict_rejects_ids_of_another_kind(cls, toy_ratings):
+    shared.test_predict_rejects_ids_of_another_kind(cls, toy_ratings)
+
+
+@pytest.mark.parametrize("cls", TORCH_BASELINES, ids=_name)
+def test_cuda_request_fails_loudly_without_cuda(cls, toy_ratings):
+    shared.test_cuda_request_fails_loudly_without_cuda(cls, toy_ratings)
+
+
+# ------------------------------------------------------------ baseline behaviour
+@pytest.mark.parametrize("variant", VARIANTS, ids=_variant_name)
+def test_training_beats_the_global_mean(variant):
+    cls, overrides = variant
+    rng = np.random.RandomState(0)
+    users, items = np.nonzero(rng.rand(40, 30) < 0.6)
+    truth = 3 + rng.randn(40, 2) @ rng.randn(2, 30) / 2
+    X, y = np.column_stack([users, items]), np.clip(truth[users, items], 1, 5)
+    # Wider than the test-sized defaults: a network of three or four ReLU units can die.
+    quick = {"batch_size": 32, "learning_rate": 1e-2, "n_components": 8, "hidden_layer_sizes": ()}
+    accepted = inspect.signature(cls).parameters
+    quick = {key: value for key, value in quick.items() if key in accepted}
+    model = _fit(cls, X, y, max_iter=30, early_stopping=False, **quick, **overrides)
+    baseline = np.sqrt(np.mean((y - y.mean()) ** 2))
+    assert np.sqrt(np.mean((model.predict(X) - y) ** 2)) < 0.9 * baseline
+
+
+@pytest.mark.parametrize("cls", TORCH_BASELINES, ids=_name)
+def test_warm_start_continues_from_the_fitted_network(cls, toy_ratings):
+    X, y = toy_ratings
+    model = _fit(cls, X, y, warm_start=True)
+    module = model.module_
+    first = model.predict(X)
+    _fit_again = model.fit(X, y)
+    assert _fit_again.module_ is module
+    assert not np.array_equal(model.predict(X), first)
+    with pytest.raises(ValueError, match="warm_start=True continues training"):
+        model.fit(np.vstack([X, [[-1, X[0, 1]]]]), np.append(y, 3.0))
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=_name)
+def test_without_early_stopping_nothing_is_held_out(cls, toy_ratings):
+    model = _fit(cls, *toy_ratings, early_stopping=False)
+    assert model.validation_scores_ is None and model.best_validation_score_ is None
+    assert model.best_iteration_ == model.n_iter_
+
+
+def test_autoencoder_codes_cover_the_rows_of_their_side(toy_ratings):
+    X, y = toy_ratings
+    for side, n_rows in (("user", len(np.unique(X[:, 0]))), ("item", len(np.unique(X[:, 1])))):
+        model = _fit(baselines.AutoRecRegressor, X, y, side=side, n_components=5, hidden_layer_sizes=())
+        assert model.row_codes_.shape == (n_rows, 5)
+
+
+def test_vae_annealing_counts_steps_across_warm_starts(toy_ratings):
+    X, y = toy_ratings
+    model = _fit(baselines.MultVAERegressor, X, y, batch_size=10, early_stopping=False, warm_start=True)
+    steps_per_epoch = int(np.ceil(len(np.unique(X[:, 0])) / 10))
+    assert model.n_updates_ == model.n_iter_ * steps_per_epoch
+    first = model.n_updates_
+    model.fit(X, y)
+    assert model.n_updates_ == first + model.n_iter_ * steps_per_epoch
+
+
+def test_convncf_rejects_more_layers_than_halvings(toy_ratings):
+    with pytest.raises(ValueError, match="use at most 3"):
+        fast_instance(baselines.ConvNCFRegressor, n_components=8, n_conv_layers=4).fit(*toy_ratings)
+
+
+def test_bpmf_predictive_std(toy_ratings):
+    X, y = toy_ratings
+    model = _fit(baselines.BayesianMFRegressor, X, y, max_iter=5)
+    assert model.user_samples_.shape == (model.n_users_, model.n_iter_, 3)
+    predictions, std = model.predict(np.vstack([X[:4], [[-5, -7]]]), return_std=True)
+    np.testing.assert_array_equal(predictions, model.predict(np.vstack([X[:4], [[-5, -7]]])))
+    assert np.all(std[:4] >= np.sqrt(model.noise_variance_)) and np.all(np.isfinite(std))
+    assert std[4] == pytest.approx(model.rating_std_)
+
+
+def test_bpmf_early_stopping_keeps_the_best_average(toy_ratings):
+    model = _fit(baselines.BayesianMFRegressor, *toy_ratings, early_stopping=True, max_iter=30,
+                 n_iter_no_change=3, tol=0.0)
+    assert model.user_samples_.shape[1] == model.best_iteration_ <= model.n_iter_
+    assert model.best_validation_score_ == min(model.validation_scores_)
+
+
+def test_bpmf_pickle_keeps_the_samples(toy_ratings):
+    model = _fit(baselines.BayesianMFRegressor, *toy_ratings)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.item_samples_, model.item_samples_)
+
+
+# ----------------------------------------------------------------- paper grids
+@pytest.mark.parametrize("name", sorted(baselines.PAPER_BASELINES))
+def test_paper_grid_names_valid_parameters(name):
+    grid = ParameterGrid(baselines.paper_baseline_grid(name))
+    estimator = baselines.PAPER_BASELINES[name]()
+    for candidate in grid:
+        estimator.set_params(**candidate)._validate_params()
+    assert len(grid) == {"ncf": 180, "cnn-cf": 96, "u-rec": 180, "i-rec": 180,
+                         "dae-cf": 180, "vae-cf": 270}[name]
+
+
+def test_paper_grid_settings():
+    assert {c["side"] for c in ParameterGrid(baselines.paper_baseline_grid("u-rec"))} == {"user"}
+    cnn = ParameterGrid(baselines.paper_baseline_grid("cnn-cf"))
+    assert all(2 ** c["n_conv_layers"] <= c["n_components"] for c in cnn)
+    assert max(c["n_conv_layers"] for c in cnn) == 6
+    assert {c["beta"] for c in ParameterGrid(baselines.paper_baseline_grid("vae-cf"))} == {
+        1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0}
+    with pytest.raises(ValueError, match="name must be one of"):
+        baselines.paper_baseline_grid("bpmf")
+
+
+def test_load_restores_a_baseline_without_its_training_data(tmp_path, toy_ratings):
+    X, y = toy_ratings
+    model = _fit(baselines.MultVAERegressor, X, y)
+    model.save(tmp_path / "vae.pt")
+    restored = skcrossvae.load(tmp_path / "vae.pt")
+    assert restored.n_updates_ == model.n_updates_
+    np.testing.assert_array_equal(restored.row_codes_, model.row_codes_)
