@@ -186,9 +186,6 @@ class RowAutoencoder(nn.Module):
         hidden = self.input_layer(batch.columns, batch.offsets, self._input_weights(batch, generator))
         for layer in self.encoder:
             hidden = layer(self.activation(hidden))
-        if not self.variational:
-            hidden = self.activation(hidden)
-        kl = hidden.new_zeros(len(batch))
         if self.variational:
             mean, log_variance = hidden.chunk(2, dim=1)
             kl = 0.5 * (log_variance.exp() + mean.square() - 1 - log_variance).sum(dim=1)
@@ -196,6 +193,8 @@ class RowAutoencoder(nn.Module):
             if self.training:
                 noise = torch.randn(mean.shape, generator=generator, device=mean.device)
                 hidden = mean + (0.5 * log_variance).exp() * noise
+        else:
+            hidden, kl = self.activation(hidden), hidden.new_zeros(len(batch))
         for layer in self.decoder:
             hidden = self.activation(layer(hidden))
         return hidden, kl

@@ -26,6 +26,7 @@ from ._liang import MultDAERegressor, MultVAERegressor
 from ._ncf import NCFRegressor
 
 __all__ = [
+    "PAPER_BASELINES",
     "AutoRecRegressor",
     "BayesianMFRegressor",
     "BiasedMFRegressor",
@@ -33,6 +34,5 @@ __all__ = [
     "MultDAERegressor",
     "MultVAERegressor",
     "NCFRegressor",
-    "PAPER_BASELINES",
     "paper_baseline_grid",
 ]

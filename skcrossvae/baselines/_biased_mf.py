@@ -6,7 +6,12 @@ from sklearn.utils._param_validation import Interval
 
 from .._base import SHARED_PARAMETER_DOCS
 from .._torch._baseline_modules import BiasedMF
-from ._common import BASE_ATTRIBUTE_DOCS, TORCH_ATTRIBUTE_DOCS, TORCH_PARAMETER_DOCS, PairBaseline
+from ._common import (
+    BASE_ATTRIBUTE_DOCS,
+    TORCH_ATTRIBUTE_DOCS,
+    TORCH_PARAMETER_DOCS,
+    PairBaseline,
+)
 
 # Initial factor scale on the standardised rating scale: small enough that the biases are
 # learned first, large enough that the factors leave the saddle point at zero.

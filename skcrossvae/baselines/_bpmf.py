@@ -7,7 +7,7 @@ import numpy as np
 from scipy import stats
 from sklearn.utils._param_validation import Interval
 
-from .._base import SHARED_PARAMETER_DOCS, BaseRatingEstimator
+from .._base import BaseRatingEstimator
 from .._torch._training import run_iterations
 from ._common import BASE_ATTRIBUTE_DOCS, record_history, rmse
 

@@ -123,8 +123,11 @@ class TorchBaseline(BaseRatingEstimator):
     def _training_objective(self, train, rng, generator, device):
         """``(batches, batch_loss)`` for :class:`EpochTrainer` on the encoded training ratings."""
 
-    def _prepare_prediction(self, table):
-        """Store what prediction needs from the current network, reading rows from ``table``."""
+    def _prepare_prediction(self, table, batches=None):
+        """Store what prediction needs from the current network, reading rows from ``table``.
+
+        ``batches``, when given, are the training batches of ``table`` (to reuse their layout).
+        """
 
     def _module_factory(self):
         return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"))}
@@ -138,7 +141,7 @@ class TorchBaseline(BaseRatingEstimator):
         trainer = EpochTrainer(self.module_, batches, batch_loss, self.learning_rate, device)
 
         def validation_rmse():
-            self._prepare_prediction(train)
+            self._prepare_prediction(train, batches)
             return rmse(self._predict_codes(valid.users, valid.items), valid)
 
         history = run_iterations(
@@ -212,10 +215,10 @@ class PairBaseline(TorchBaseline):
 class RowAutoencoderBaseline(TorchBaseline):
     """Autoencoders over the sparse rating rows of one side; not for direct use.
 
-    Inputs are given by :meth:`_inputs`. The training objective per rating is the squared error on the observed entries, on the
-    standardised scale, plus :meth:`_regulariser`. After ``fit`` each row's decoder output is
-    computed once from all the ratings given to ``fit`` (``row_codes_``); a prediction is the
-    output layer at that row and the pair's column.
+    The encoder reads :meth:`_inputs`. The objective of a batch is the mean squared error on
+    its observed entries, on the standardised scale, plus :meth:`_regulariser`. After ``fit``
+    each row's decoder output is computed once from all the ratings given to ``fit``
+    (``row_codes_``); a prediction is the output layer at that row and the pair's column.
     """
 
     #: 'user' (rows of X) or 'item' (rows of X^T); AutoRec makes it a parameter.
@@ -257,14 +260,19 @@ class RowAutoencoderBaseline(TorchBaseline):
         return batches, batch_loss
 
     @torch.no_grad()
-    def _prepare_prediction(self, table):
+    def _prepare_prediction(self, table, batches=None):
         rows = self._rows(table)
-        in_order = [np.arange(start, min(start + self.batch_size, rows.n_users))
-                    for start in range(0, rows.n_users, self.batch_size)]
-        batches = side_batches(rows.users, rows.items, self._inputs(rows), rows.values,
-                               rows.n_users, in_order, self._module_device)
+        if batches is None:
+            in_order = [np.arange(start, min(start + self.batch_size, rows.n_users))
+                        for start in range(0, rows.n_users, self.batch_size)]
+            side = side_batches(rows.users, rows.items, self._inputs(rows), rows.values,
+                                rows.n_users, in_order, self._module_device)
+        else:
+            side = batches.batches
         self.module_.eval()
-        self.row_codes_ = np.concatenate([self.module_(batch)[0].cpu().numpy() for batch in batches])
+        self.row_codes_ = np.empty((rows.n_users, self.module_.output_weight.shape[1]), dtype=np.float32)
+        for batch in side:
+            self.row_codes_[batch.rows.cpu().numpy()] = self.module_(batch)[0].cpu().numpy()
 
     def _pair_outputs(self, rows, columns):
         codes = as_tensor(self.row_codes_, self._module_device)

@@ -6,7 +6,12 @@ from sklearn.utils._param_validation import Interval
 
 from .._base import SHARED_PARAMETER_DOCS
 from .._torch._baseline_modules import ConvNCF
-from ._common import BASE_ATTRIBUTE_DOCS, TORCH_ATTRIBUTE_DOCS, TORCH_PARAMETER_DOCS, PairBaseline
+from ._common import (
+    BASE_ATTRIBUTE_DOCS,
+    TORCH_ATTRIBUTE_DOCS,
+    TORCH_PARAMETER_DOCS,
+    PairBaseline,
+)
 
 # The outer product squares the embedding scale: start near 1 / sqrt(K) so that the
 # interaction map is not vanishingly small.

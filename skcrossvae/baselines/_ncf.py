@@ -7,7 +7,12 @@ from sklearn.utils._param_validation import Interval
 from .._base import SHARED_PARAMETER_DOCS
 from .._crossvae import _check_layer_sizes
 from .._torch._baseline_modules import NeuMF
-from ._common import BASE_ATTRIBUTE_DOCS, TORCH_ATTRIBUTE_DOCS, TORCH_PARAMETER_DOCS, PairBaseline
+from ._common import (
+    BASE_ATTRIBUTE_DOCS,
+    TORCH_ATTRIBUTE_DOCS,
+    TORCH_PARAMETER_DOCS,
+    PairBaseline,
+)
 
 # He et al. draw the embeddings from N(0, 0.01^2); on the standardised scale a larger start
 # lets the GMF product contribute from the first epochs.

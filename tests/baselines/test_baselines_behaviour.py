@@ -12,14 +12,10 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
-from sklearn.model_selection import ParameterGrid
-
-import skcrossvae
 import test_behaviour as shared
+import torch
 from _estimators import fast_instance
-from skcrossvae import baselines
-from skcrossvae._base import BaseRatingEstimator
+from sklearn.model_selection import ParameterGrid
 from test_behaviour import (  # noqa: F401  (fixture and checks collected here over the baselines)
     test_fitted_attributes,
     test_pickle_round_trip_keeps_predictions,
@@ -32,6 +28,10 @@ from test_behaviour import (  # noqa: F401  (fixture and checks collected here o
     test_unknown_ids_mean_policy_uses_fallback,
     toy_ratings,
 )
+
+import skcrossvae
+from skcrossvae import baselines
+from skcrossvae._base import BaseRatingEstimator
 
 BASELINES = [
     getattr(baselines, name) for name in baselines.__all__
