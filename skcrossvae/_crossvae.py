@@ -29,6 +29,12 @@ class _ModelConfig:
     latent_input: str
     attention: str | None
     attention_norm: str
+    biases: bool
+
+    @property
+    def latent_dim(self):
+        """Length of each latent vector: the K factors, then the bias when there is one."""
+        return self.n_components + int(self.biases)
 
 
 def _check_layer_sizes(value, name):
@@ -89,6 +95,11 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         'concat': the masked concatenation Z_U of the paper, computed sparsely; 'mean': the
         average of the rated entries' embeddings (the paper's accelerated variant).
 
+    biases : bool, default=False
+        Add a user bias and an item bias to the decoder's dot product. Each is one more latent
+        coordinate with the prior N(0, 1), encoded, cross-fed and attended to with the factors.
+        False is the paper's decoder.
+
     feedback : {{'sample', 'mean'}}, default='sample'
         What is fed back to the other side at the next iteration: the sampled embeddings (the
         paper) or the posterior means (a steadier refresh).
@@ -97,6 +108,28 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         Model ``(rating - mean) / std`` of the training ratings with the dot product, so that the
         prior N(0, I) and the KL weights mean the same on every rating scale. False models the raw
         ratings, as the paper writes it.
+
+    input_dropout : float, default=0.0
+        Share of the observed ratings hidden from the encoders at each training step (the rest
+        are scaled by ``1 / (1 - input_dropout)``); the decoder is still scored on all of them.
+        The encoders read the very ratings they are trained to reconstruct; hiding some trains
+        them to predict ratings they cannot see, as at prediction time. 0 is the paper's model.
+
+    weight_averaging : float, default=0.0
+        Decay, per gradient step, of an exponential moving average of the encoders' weights;
+        validation and prediction use the averaged weights. It smooths out the noise of the
+        sampled embeddings and of the minibatch steps. 0 keeps the last weights (the paper).
+
+    refinement_passes : int, default=0
+        Encoding passes for prediction (and validation) that feed the posterior means back as
+        the cross-fed input, after the first pass over the last sampled embeddings. 0 is the paper.
+
+    read_validation_ratings : bool, default=False
+        With early stopping, compute the final posteriors from every rating given to ``fit``:
+        after training, the encoders also read the held-out validation ratings, which until
+        then only chose the iteration to keep. The encoders take rating rows as input, so the
+        extra ratings inform every posterior without retraining. False keeps the posteriors
+        that were validated.
 
     user_batch_size, item_batch_size : int, default=250
         Batch sizes B_U and B_V of Algorithm 1.
@@ -140,6 +173,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         Posterior means of the final cross-fed encoders; predictions use them.
     user_variances_, item_variances_ : ndarray
         Posterior variances (of the standardised model).
+    user_biases_, item_biases_ : ndarray of shape (n_users,) and (n_items,)
+        Posterior means of the biases (zeros with ``biases=False``).
+    user_bias_variances_, item_bias_variances_ : ndarray
+        Their posterior variances (zeros with ``biases=False``).
     noise_variance_ : float
         Mean squared training residual, the rating noise part of the predictive variance.
     module_ : torch.nn.Module
@@ -214,8 +251,13 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         "cross_feedback": ["boolean"],
         "use_ratings": ["boolean"],
         "latent_input": [StrOptions({"concat", "mean"})],
+        "biases": ["boolean"],
         "feedback": [StrOptions({"sample", "mean"})],
         "standardize": ["boolean"],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "weight_averaging": [Interval(Real, 0, 1, closed="left")],
+        "refinement_passes": [Interval(Integral, 0, None, closed="left")],
+        "read_validation_ratings": ["boolean"],
         "user_batch_size": [Interval(Integral, 1, None, closed="left")],
         "item_batch_size": [Interval(Integral, 1, None, closed="left")],
         "schedule": [StrOptions({"nested", "alternating"})],
@@ -238,8 +280,13 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         cross_feedback=True,
         use_ratings=True,
         latent_input="concat",
+        biases=False,
         feedback="sample",
         standardize=True,
+        input_dropout=0.0,
+        weight_averaging=0.0,
+        refinement_passes=0,
+        read_validation_ratings=False,
         user_batch_size=250,
         item_batch_size=250,
         schedule="nested",
@@ -266,8 +313,13 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         self.cross_feedback = cross_feedback
         self.use_ratings = use_ratings
         self.latent_input = latent_input
+        self.biases = biases
         self.feedback = feedback
         self.standardize = standardize
+        self.input_dropout = input_dropout
+        self.weight_averaging = weight_averaging
+        self.refinement_passes = refinement_passes
+        self.read_validation_ratings = read_validation_ratings
         self.user_batch_size = user_batch_size
         self.item_batch_size = item_batch_size
         self.schedule = schedule
@@ -302,6 +354,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
             latent_input=self.latent_input,
             attention=self.attention,
             attention_norm=self.attention_norm,
+            biases=self.biases,
         )
 
     def _resolve_attention(self, train):
@@ -351,6 +404,9 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
             name=type(self).__name__,
         )
         module.eval()
+        trainer.finalise()
+        if valid is not None and self.read_validation_ratings:
+            trainer.read_ratings(train.concatenate(valid))
         self._store_posteriors(trainer)
         self.module_ = module
         self.feedback_embeddings_ = (trainer.feedback_users.cpu().numpy(),
@@ -365,10 +421,14 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
     def _store_posteriors(self, trainer):
         user_means, user_vars, item_means, item_vars = (
-            tensor.cpu().double().numpy() for tensor in trainer.encode_all()
+            tensor.cpu().double().numpy() for tensor in trainer.encode_all(self.refinement_passes)
         )
-        self.user_embeddings_, self.user_variances_ = user_means, user_vars
-        self.item_embeddings_, self.item_variances_ = item_means, item_vars
+        k = self.n_components
+        self.user_embeddings_, self.user_variances_ = user_means[:, :k], user_vars[:, :k]
+        self.item_embeddings_, self.item_variances_ = item_means[:, :k], item_vars[:, :k]
+        biases = [array[:, k] if self.biases else np.zeros(len(array))
+                  for array in (user_means, user_vars, item_means, item_vars)]
+        self.user_biases_, self.user_bias_variances_, self.item_biases_, self.item_bias_variances_ = biases
 
     # -------------------------------------------------------------- prediction
     @property
@@ -380,17 +440,23 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     def _predict_codes(self, users, items, return_std=False):
         offset, scale = self._decoder
         mean_u, mean_v = self.user_embeddings_[users], self.item_embeddings_[items]
-        predictions = np.clip(offset + scale * np.einsum("ij,ij->i", mean_u, mean_v), *self.rating_range_)
+        standardised = np.einsum("ij,ij->i", mean_u, mean_v) + self.user_biases_[users] + self.item_biases_[items]
+        predictions = np.clip(offset + scale * standardised, *self.rating_range_)
         if not return_std:
             return predictions
         var_u, var_v = self.user_variances_[users], self.item_variances_[items]
-        dot_variance = np.einsum("ij,ij->i", mean_u**2, var_v) + np.einsum("ij,ij->i", mean_v**2, var_u) \
+        variance = (
+            np.einsum("ij,ij->i", mean_u**2, var_v) + np.einsum("ij,ij->i", mean_v**2, var_u)
             + np.einsum("ij,ij->i", var_u, var_v)
-        return predictions, np.sqrt(scale**2 * dot_variance + self.noise_variance_)
+            + self.user_bias_variances_[users] + self.item_bias_variances_[items]
+        )
+        return predictions, np.sqrt(scale**2 * variance + self.noise_variance_)
 
     def _score_items(self, users):
         offset, scale = self._decoder
-        return offset + scale * (self.user_embeddings_[users] @ self.item_embeddings_.T)
+        standardised = self.user_embeddings_[users] @ self.item_embeddings_.T
+        standardised += self.user_biases_[users, None] + self.item_biases_[None, :]
+        return offset + scale * standardised
 
     def predict(self, X, return_std=False):
         """Predict ratings, optionally with the predictive standard deviation.

@@ -143,6 +143,13 @@ class RatingTable:
             self.users[mask], self.items[mask], self.values[mask], self.n_users, self.n_items
         )
 
+    def concatenate(self, other):
+        """The ratings of both tables (same vocabularies)."""
+        return RatingTable(
+            np.concatenate([self.users, other.users]), np.concatenate([self.items, other.items]),
+            np.concatenate([self.values, other.values]), self.n_users, self.n_items,
+        )
+
     def to_csr(self, values=None):
         """User × item CSR matrix (the paper's X), with ``values`` instead of the ratings if given."""
         data = self.values if values is None else values

@@ -121,11 +121,11 @@ class _PosteriorHead(nn.Module):
         self.observed = MLP(widths, generator, device) if config.use_ratings else None
         self.latent = MLP(widths, generator, device) if config.cross_feedback else None
         self.fusion = MLP(
-            [n_paths * config.intermediate_dim, *config.fusion_layer_sizes, config.n_components],
+            [n_paths * config.intermediate_dim, *config.fusion_layer_sizes, config.latent_dim],
             generator, device, relu_output=False,
         )
         self.attention = (
-            Attention(config.n_components, config.attention_norm, generator, device)
+            Attention(config.latent_dim, config.attention_norm, generator, device)
             if config.attention is not None else None
         )
 
@@ -144,7 +144,7 @@ class SideEncoder(nn.Module):
         self.attention_scope = attention_scope
         first = ([*config.hidden_layer_sizes, config.intermediate_dim])[0]
         self.first_width = first
-        k = config.n_components
+        k = config.latent_dim
         self.observed_input = (
             SparseInput(n_other, n_other, 2 * first, generator, device) if config.use_ratings else None
         )
@@ -204,12 +204,25 @@ class SideEncoder(nn.Module):
 
 
 class CrossFeedbackVAE(nn.Module):
-    """User-side and item-side encoders with cross feedback; the decoder is the dot product."""
+    """User-side and item-side encoders with cross feedback; the decoder is the dot product.
+
+    With ``config.biases`` each latent vector carries one more coordinate, the row's bias: the
+    decoder adds the user's and the item's biases to the dot product of the other coordinates.
+    """
 
     def __init__(self, n_users, n_items, attention_scopes, config, generator, device=None):
         super().__init__()
+        self.biases = config.biases
+        self.latent_dim = config.latent_dim
         self.user_encoder = SideEncoder(n_items, attention_scopes[0], config, generator, device)
         self.item_encoder = SideEncoder(n_users, attention_scopes[1], config, generator, device)
+
+
+def decode(users, items, biases):
+    """Predicted (standardised) ratings of paired rows of user and item latent vectors."""
+    if not biases:
+        return (users * items).sum(dim=1)
+    return (users[:, :-1] * items[:, :-1]).sum(dim=1) + users[:, -1] + items[:, -1]
 
 
 def kl_to_standard_normal(mean, var_logit):

@@ -1,9 +1,12 @@
 """Algorithm 1: training the cross-feedback VAE over sparse (user batch × item batch) blocks."""
 
+import contextlib
+import dataclasses
+
 import torch
 
 from ._batching import make_blocks, partition, side_batches
-from ._crossvae import kl_to_standard_normal, reparameterise
+from ._crossvae import decode, kl_to_standard_normal, reparameterise
 
 
 def _adam(parameters, learning_rate, device):
@@ -21,7 +24,8 @@ class CrossFeedbackTrainer:
         Encoded training ratings.
     settings : object
         ``schedule``, ``feedback``, ``beta_user``, ``beta_item``, ``user_batch_size``,
-        ``item_batch_size``, ``learning_rate``, ``n_components``.
+        ``item_batch_size``, ``learning_rate``, ``input_dropout``,
+        ``weight_averaging``.
     input_scale : float
         Ratings are divided by it before entering the observed-input layers.
     target_offset, target_scale : float
@@ -41,23 +45,34 @@ class CrossFeedbackTrainer:
         self.n_ratings = len(train)
         self.user_batches = partition(train.n_users, settings.user_batch_size, rng)
         self.item_batches = partition(train.n_items, settings.item_batch_size, rng)
-        inputs = train.values / input_scale
+        self.input_scale, self.target_offset, self.target_scale = input_scale, target_offset, target_scale
+        self.device = device
+        self.read_ratings(train)
         targets = (train.values - target_offset) / target_scale
-        self.user_side = side_batches(train.users, train.items, inputs, targets, train.n_users,
-                                      self.user_batches, device)
-        self.item_side = side_batches(train.items, train.users, inputs, targets, train.n_items,
-                                      self.item_batches, device)
         self.blocks = None
         if settings.schedule == "nested":
             self.blocks = make_blocks(train.users, train.items, targets, self.user_batches,
                                       self.item_batches, train.n_users, train.n_items, device)
         if feedback is None:
-            shape_users = (train.n_users, settings.n_components)
-            shape_items = (train.n_items, settings.n_components)
+            shape_users = (train.n_users, model.latent_dim)
+            shape_items = (train.n_items, model.latent_dim)
             feedback = (torch.randn(shape_users, generator=generator, device=device),
                         torch.randn(shape_items, generator=generator, device=device))
         self.feedback_users, self.feedback_items = feedback
         self.optimizer = _adam(model.parameters(), settings.learning_rate, device)
+        self.n_steps = 0
+        self.averaged = (
+            [p.detach().clone() for p in model.parameters()] if settings.weight_averaging > 0 else None
+        )
+
+    def read_ratings(self, table):
+        """Make the encoders read ``table``'s ratings (over the same row batches) from now on."""
+        inputs = table.values / self.input_scale
+        targets = (table.values - self.target_offset) / self.target_scale
+        self.user_side = side_batches(table.users, table.items, inputs, targets, table.n_users,
+                                      self.user_batches, self.device)
+        self.item_side = side_batches(table.items, table.users, inputs, targets, table.n_items,
+                                      self.item_batches, self.device)
 
     def _refreshed(self, sample, mean):
         return (sample if self.settings.feedback == "sample" else mean).detach()
@@ -66,6 +81,39 @@ class CrossFeedbackTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        self.n_steps += 1
+        if self.averaged is not None:
+            # Bias-corrected decay: the average does not linger on the initial weights.
+            decay = min(self.settings.weight_averaging, (1 + self.n_steps) / (10 + self.n_steps))
+            with torch.no_grad():
+                torch._foreach_lerp_(self.averaged, [p.detach() for p in self.model.parameters()], 1 - decay)
+
+    def _dropped(self, batch):
+        """The batch with a random share of its observed ratings hidden from the encoder.
+
+        The encoder otherwise reads the very ratings its decoder is scored on; hiding some (and
+        rescaling the rest, as inverted dropout does) trains it to predict ratings it cannot see.
+        """
+        rate = self.settings.input_dropout
+        if rate == 0:
+            return batch
+        keep = torch.rand(batch.inputs.shape, generator=self.generator, device=batch.inputs.device) >= rate
+        return dataclasses.replace(batch, inputs=batch.inputs * keep / (1 - rate))
+
+    @contextlib.contextmanager
+    def averaged_weights(self):
+        """Within the block, the model's parameters hold their running average (if kept)."""
+        if self.averaged is None:
+            yield
+            return
+        live = [p.detach().clone() for p in self.model.parameters()]
+        with torch.no_grad():
+            torch._foreach_copy_([p.detach() for p in self.model.parameters()], self.averaged)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_([p.detach() for p in self.model.parameters()], live)
 
     def train_one_iteration(self):
         """One pass of Algorithm 1 (lines 6-15); returns the negative ELBO per rating."""
@@ -83,12 +131,12 @@ class CrossFeedbackTrainer:
             users = self.user_side[b]
             for c in self.rng.permutation(n_item_batches):
                 items = self.item_side[c]
-                mean_u, logit_u = model.user_encoder(users, self.feedback_items)
-                mean_v, logit_v = model.item_encoder(items, self.feedback_users)
+                mean_u, logit_u = model.user_encoder(self._dropped(users), self.feedback_items)
+                mean_v, logit_v = model.item_encoder(self._dropped(items), self.feedback_users)
                 sample_u = reparameterise(mean_u, logit_u, self.generator)
                 sample_v = reparameterise(mean_v, logit_v, self.generator)
                 local_users, local_items, targets = self.blocks.block(b, c)
-                predictions = (sample_u[local_users] * sample_v[local_items]).sum(dim=1)
+                predictions = decode(sample_u[local_users], sample_v[local_items], model.biases)
                 # Each user's KL enters once per item batch and each item's once per user batch:
                 # dividing by those counts makes one iteration's blocks add up to Eq. 7 exactly.
                 loss = (
@@ -115,9 +163,9 @@ class CrossFeedbackTrainer:
             other = getattr(self, other_name)
             for b in self.rng.permutation(len(batches)):
                 batch = batches[b]
-                mean, logit = encoder(batch, other)
+                mean, logit = encoder(self._dropped(batch), other)
                 sample = reparameterise(mean, logit, self.generator)
-                predictions = (sample[batch.segment] * other[batch.columns]).sum(dim=1)
+                predictions = decode(sample[batch.segment], other[batch.columns], self.model.biases)
                 loss = (
                     0.5 * (batch.targets - predictions).square().sum()
                     + beta * kl_to_standard_normal(mean, logit).sum()
@@ -129,12 +177,24 @@ class CrossFeedbackTrainer:
         return total.item() / 2
 
     @torch.no_grad()
-    def encode_all(self):
-        """Posterior means and variances of every user and item, from the current cross-fed inputs."""
+    def encode_all(self, refinement_passes=0):
+        """Posterior means and variances of every user and item.
+
+        The encoders read the current cross-fed embeddings; each refinement pass then encodes
+        again with the posterior means just computed as the cross-fed input, which removes the
+        sampling noise of the last iteration from the inputs.
+        """
+        with self.averaged_weights():
+            results = self._encode_all(self.feedback_users, self.feedback_items)
+            for _ in range(refinement_passes):
+                results = self._encode_all(results[0], results[2])
+        return results
+
+    def _encode_all(self, feedback_users, feedback_items):
         results = []
         for encoder, batches, feedback, n_rows in (
-            (self.model.user_encoder, self.user_side, self.feedback_items, len(self.feedback_users)),
-            (self.model.item_encoder, self.item_side, self.feedback_users, len(self.feedback_items)),
+            (self.model.user_encoder, self.user_side, feedback_items, len(feedback_users)),
+            (self.model.item_encoder, self.item_side, feedback_users, len(feedback_items)),
         ):
             k = feedback.shape[1]
             means = torch.empty(n_rows, k, device=feedback.device)
@@ -148,10 +208,17 @@ class CrossFeedbackTrainer:
     def get_state(self):
         return (
             {key: value.detach().clone() for key, value in self.model.state_dict().items()},
+            None if self.averaged is None else [p.clone() for p in self.averaged],
             self.feedback_users.clone(),
             self.feedback_items.clone(),
         )
 
     def set_state(self, state):
-        parameters, self.feedback_users, self.feedback_items = state
+        parameters, self.averaged, self.feedback_users, self.feedback_items = state
         self.model.load_state_dict(parameters)
+
+    def finalise(self):
+        """Leave the averaged weights (if kept) in the model for good: prediction uses them."""
+        if self.averaged is not None:
+            with torch.no_grad():
+                torch._foreach_copy_([p.detach() for p in self.model.parameters()], self.averaged)

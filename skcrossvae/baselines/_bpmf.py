@@ -152,7 +152,7 @@ class BayesianMFRegressor(BaseRatingEstimator):
 
     Attributes
     ----------{BASE_ATTRIBUTE_DOCS}
-    user_samples_, item_samples_ : ndarray of shape (n_users_, n_samples, K), (n_items_, n_samples, K)
+    user_samples_, item_samples_ : ndarray of shape (n_users, n_samples, K), (n_items, n_samples, K)
         The factor samples averaged by ``predict`` (float32), in the standardised model.
     noise_variance_ : float
         Posterior mean of the rating noise variance, in squared rating units.

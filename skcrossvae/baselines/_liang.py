@@ -28,7 +28,7 @@ _STRUCTURE_DOCS = """
         dropout; the kept ones are rescaled).
 """
 
-_ROW_ATTRIBUTE_DOCS = """    row_codes_ : ndarray of shape (n_users_, width)
+_ROW_ATTRIBUTE_DOCS = """    row_codes_ : ndarray of shape (n_users, width)
         Each user's last decoder layer (the input of the output layer), computed from all the
         ratings given to ``fit``.
 """

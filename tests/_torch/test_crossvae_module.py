@@ -9,6 +9,7 @@ from skcrossvae._crossvae import _ModelConfig
 from skcrossvae._torch._batching import partition, side_batches
 from skcrossvae._torch._crossvae import (
     CrossFeedbackVAE,
+    decode,
     kl_to_standard_normal,
     segment_normalise,
 )
@@ -19,7 +20,7 @@ CPU = torch.device("cpu")
 def _config(**changes):
     settings = dict(n_components=3, intermediate_dim=4, hidden_layer_sizes=(5,), fusion_layer_sizes=(6,),
                     use_ratings=True, cross_feedback=True, latent_input="concat",
-                    attention="local", attention_norm="softmax")
+                    attention="local", attention_norm="softmax", biases=False)
     settings.update(changes)
     return _ModelConfig(**settings)
 
@@ -148,3 +149,18 @@ def test_partition_covers_every_row_once():
     batches = partition(23, 5, np.random.RandomState(0))
     assert [len(b) for b in batches] == [5, 5, 5, 5, 3]
     assert sorted(np.concatenate(batches).tolist()) == list(range(23))
+
+
+def test_decoder_biases_add_to_the_dot_product_of_the_factors():
+    users, items = torch.randn(4, 3), torch.randn(4, 3)
+    expected = (users[:, :2] * items[:, :2]).sum(dim=1) + users[:, 2] + items[:, 2]
+    torch.testing.assert_close(decode(users, items, biases=True), expected)
+    torch.testing.assert_close(decode(users, items, biases=False), (users * items).sum(dim=1))
+
+
+def test_biased_model_encodes_one_more_coordinate():
+    rows, columns, values, _ = _random_ratings()
+    model = CrossFeedbackVAE(7, 9, ("local", "global"), _config(biases=True), torch.Generator().manual_seed(0))
+    assert model.latent_dim == 4
+    mean, logit = model.user_encoder(_one_batch(rows, columns, values, 7), torch.randn(9, 4))
+    assert mean.shape == logit.shape == (7, 4)

@@ -1,0 +1,230 @@
+"""What the experiment commands share: splits, the fit-and-score loop over seeds, mean ± std
+summaries, the tables printed as the runs finish, and the JSON output."""
+
+import inspect
+import json
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .. import baselines
+from .._crossvae import CrossFeedbackVAERegressor
+from ..datasets import load_movielens
+from ..metrics import ndcg_at_k, rmse
+
+#: Per-run scores that the tables summarise as mean ± std over seeds.
+SCORE_KEYS = ("rmse", "ndcg20", "fit_seconds", "n_iter")
+
+
+@dataclass(frozen=True)
+class Split:
+    """A train / test split of a rating data set.
+
+    Parameters
+    ----------
+    name : str
+        Name shown in tables and written to the JSON files.
+    X_train, X_test : ndarray of shape (n_ratings, 2)
+        (user id, item id) pairs.
+    y_train, y_test : ndarray of shape (n_ratings,)
+        Ratings.
+    """
+
+    name: str
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+
+
+def movielens_split(data_home=None, split="u1"):
+    """MovieLens-100K's official split ``split`` (``u1.base`` / ``u1.test`` for ``'u1'``).
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Folder holding ``ml-100k/`` (``None``: ``$SKCROSSVAE_DATA``); nothing is downloaded.
+    split : {'u1', 'u2', 'u3', 'u4', 'u5'}, default='u1'
+        Which official split.
+
+    Returns
+    -------
+    Split
+    """
+    X_train, X_test, y_train, y_test = load_movielens(
+        "100k", data_home=data_home, split=split, return_X_y=True, download_if_missing=False
+    )
+    return Split(f"ml-100k {split}", X_train, X_test, y_train, y_test)
+
+
+def package_estimators():
+    """The main estimator followed by every public baseline class.
+
+    Returns
+    -------
+    list of type
+    """
+    found = [getattr(baselines, name) for name in baselines.__all__]
+    return [CrossFeedbackVAERegressor] + [cls for cls in found if inspect.isclass(cls)]
+
+
+def seeded(cls, params=None):
+    """A factory ``seed -> cls(**params, random_state=seed)`` for :func:`score_over_seeds`."""
+    params = dict(params or {})
+    return lambda seed: cls(**params, random_state=seed)
+
+
+def fit_and_score(estimator, split):
+    """Fit ``estimator`` on the training part of ``split`` and score its test part.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An unfitted estimator of the package; it is fitted in place, so the caller can read
+        its fitted attributes afterwards.
+    split : Split
+
+    Returns
+    -------
+    dict
+        ``rmse`` and ``ndcg20`` (NDCG@20 over each user's held-out items) on the test part,
+        ``fit_seconds``, ``n_iter`` and ``best_iteration`` (None for estimators without one).
+    """
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        # Fixed iteration budgets (convergence curves, quick settings) end at max_iter on purpose.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(split.X_train, split.y_train)
+    seconds = time.perf_counter() - started
+    predictions = estimator.predict(split.X_test)
+    best = getattr(estimator, "best_iteration_", None)
+    return dict(
+        rmse=rmse(split.y_test, predictions),
+        ndcg20=ndcg_at_k(split.X_test[:, 0], split.y_test, predictions, k=20),
+        fit_seconds=seconds,
+        n_iter=int(estimator.n_iter_),
+        best_iteration=None if best is None else int(best),
+    )
+
+
+def report_progress(label, split, run):
+    """Write one finished run to stderr, keeping stdout for the table."""
+    print(
+        f"[{label}] {split.name}, seed {run['seed']}: test RMSE {run['rmse']:.4f}, "
+        f"NDCG@20 {run['ndcg20']:.4f}, {run['n_iter']} iterations, {run['fit_seconds']:.1f} s",
+        file=sys.stderr, flush=True,
+    )
+
+
+def score_over_seeds(make_estimator, split, seeds, label, record=None, progress=report_progress):
+    """Fit and score one configuration once per seed.
+
+    Parameters
+    ----------
+    make_estimator : callable
+        ``make_estimator(seed)`` returns the unfitted estimator for that seed.
+    split : Split or callable
+        The data; a callable is called with each seed (random splits differ per seed).
+    seeds : sequence of int
+    label : str
+        Name of the configuration, for the progress lines.
+    record : callable, optional
+        ``record(fitted_estimator)`` returns a dict of further values to keep for the run.
+    progress : callable, default=report_progress
+        Called as ``progress(label, split, run)`` after each run.
+
+    Returns
+    -------
+    list of dict
+        One run per seed: ``seed``, the scores of :func:`fit_and_score` and what ``record``
+        returned.
+    """
+    runs = []
+    for seed in seeds:
+        data = split(seed) if callable(split) else split
+        estimator = make_estimator(seed)
+        run = dict(seed=seed, **fit_and_score(estimator, data))
+        if record is not None:
+            run.update(record(estimator))
+        runs.append(run)
+        progress(label, data, run)
+    return runs
+
+
+def mean_std(values):
+    """Mean and sample standard deviation (0 for a single value) of ``values``.
+
+    Returns
+    -------
+    dict
+        ``mean`` and ``std``.
+    """
+    values = np.asarray(values, dtype=float)
+    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    return dict(mean=float(values.mean()), std=std)
+
+
+def summarise(runs, keys=SCORE_KEYS):
+    """Mean ± std over the runs of each score in ``keys``.
+
+    Returns
+    -------
+    dict
+        ``{key: {'mean': ..., 'std': ...}}``.
+    """
+    return {key: mean_std([run[key] for run in runs]) for key in keys}
+
+
+def format_mean_std(summary, digits=4):
+    """``'mean ± std'`` with ``digits`` decimals; ``'—'`` for a missing summary."""
+    if summary is None:
+        return "—"
+    return f"{summary['mean']:.{digits}f} ± {summary['std']:.{digits}f}"
+
+
+class Table:
+    """A fixed-width text table printed one row at a time, flushed so long runs show progress.
+
+    Parameters
+    ----------
+    columns : sequence of (str, int)
+        Header and width of each column; the first is left-aligned, the others right-aligned.
+    """
+
+    def __init__(self, columns):
+        self.widths = [width for _, width in columns]
+        self.row(*(header for header, _ in columns))
+
+    def row(self, *cells, note=""):
+        """Print one row of cells (strings), then ``note`` if any."""
+        first, *others = cells
+        text = f"{first:<{self.widths[0]}}" + "".join(
+            f"{cell:>{width}}" for cell, width in zip(others, self.widths[1:])
+        )
+        print(f"{text}  {note}".rstrip(), flush=True)
+
+
+def _jsonable(value):
+    """``value`` with NaN and infinities as None (strict JSON) and numpy scalars as Python ones."""
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path, payload):
+    """Write ``payload`` with the time of measurement to ``path`` as strict JSON."""
+    document = dict(measured=time.strftime("%Y-%m-%d %H:%M"), **payload)
+    with open(path, "w") as handle:
+        json.dump(_jsonable(document), handle, indent=2, allow_nan=False)
+        handle.write("\n")

@@ -1,0 +1,111 @@
+"""Algorithm 1's trainer: weight averaging, input dropout, refinement passes, reading new ratings."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from skcrossvae._crossvae import _ModelConfig
+from skcrossvae._data import RatingTable
+from skcrossvae._torch._crossvae import CrossFeedbackVAE
+from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer
+
+CPU = torch.device("cpu")
+
+
+def _table(n_users=12, n_items=10, density=0.5, seed=0):
+    rng = np.random.RandomState(seed)
+    observed = rng.rand(n_users, n_items) < density
+    observed[np.arange(n_users), rng.randint(n_items, size=n_users)] = True
+    observed[rng.randint(n_users, size=n_items), np.arange(n_items)] = True
+    users, items = np.nonzero(observed)
+    return RatingTable(users, items, rng.randint(1, 6, size=len(users)).astype(float), n_users, n_items)
+
+
+def _trainer(table, schedule="nested", weight_averaging=0.0, input_dropout=0.0, seed=0):
+    config = _ModelConfig(n_components=3, intermediate_dim=4, hidden_layer_sizes=(5,), fusion_layer_sizes=(),
+                          use_ratings=True, cross_feedback=True, latent_input="concat",
+                          attention="local", attention_norm="softmax", biases=True)
+    settings = SimpleNamespace(schedule=schedule, feedback="sample", beta_user=0.1, beta_item=0.1,
+                               user_batch_size=5, item_batch_size=4, learning_rate=1e-2,
+                               input_dropout=input_dropout, weight_averaging=weight_averaging)
+    generator = torch.Generator().manual_seed(seed)
+    model = CrossFeedbackVAE(table.n_users, table.n_items, ("local", "local"), config, generator)
+    return CrossFeedbackTrainer(model, table, settings, 5.0, 3.0, 1.0, np.random.RandomState(seed),
+                                generator, CPU)
+
+
+@pytest.mark.parametrize("schedule", ["nested", "alternating"])
+def test_weight_averaging_is_the_bias_corrected_moving_average_of_every_step(schedule):
+    trainer = _trainer(_table(), schedule, weight_averaging=0.9)
+    expected = [p.detach().clone() for p in trainer.model.parameters()]
+    step = trainer.optimizer.step
+
+    def step_and_track():
+        step()
+        decay = min(0.9, (2 + len(seen)) / (11 + len(seen)))
+        seen.append(decay)
+        for average, parameter in zip(expected, trainer.model.parameters()):
+            average.mul_(decay).add_(parameter.detach(), alpha=1 - decay)
+
+    seen = []
+    trainer.optimizer.step = step_and_track
+    trainer.train_one_iteration()
+    assert len(seen) == trainer.n_steps > 1
+    for average, kept in zip(expected, trainer.averaged):
+        torch.testing.assert_close(kept, average)
+    live = [p.detach().clone() for p in trainer.model.parameters()]
+    with trainer.averaged_weights():
+        for parameter, average in zip(trainer.model.parameters(), expected):
+            torch.testing.assert_close(parameter.detach(), average)
+    for parameter, before in zip(trainer.model.parameters(), live):
+        torch.testing.assert_close(parameter.detach(), before)
+
+
+def test_without_weight_averaging_encoding_uses_the_live_weights():
+    trainer = _trainer(_table())
+    trainer.train_one_iteration()
+    assert trainer.averaged is None
+    with trainer.averaged_weights():
+        pass
+    first = trainer.encode_all()
+    torch.testing.assert_close(first[0], trainer._encode_all(trainer.feedback_users, trainer.feedback_items)[0])
+
+
+def test_input_dropout_hides_a_share_of_the_inputs_and_rescales_the_rest():
+    trainer = _trainer(_table(n_users=200, n_items=50), input_dropout=0.3)
+    batch = trainer.user_side[0]
+    dropped = trainer._dropped(batch)
+    hidden = dropped.inputs == 0
+    assert 0.2 < hidden.float().mean().item() < 0.4
+    torch.testing.assert_close(dropped.inputs[~hidden], batch.inputs[~hidden] / 0.7)
+    torch.testing.assert_close(dropped.columns, batch.columns)
+    assert _trainer(_table(), input_dropout=0.0)._dropped(batch) is batch
+
+
+def test_refinement_passes_feed_the_posterior_means_back():
+    trainer = _trainer(_table())
+    trainer.train_one_iteration()
+    first = trainer.encode_all()
+    refined = trainer.encode_all(refinement_passes=1)
+    expected = trainer._encode_all(first[0], first[2])
+    for got, want in zip(refined, expected):
+        torch.testing.assert_close(got, want)
+    assert not torch.allclose(refined[0], first[0])
+
+
+def test_reading_more_ratings_changes_the_posteriors_not_the_weights():
+    table = _table()
+    held_out = np.zeros(len(table), dtype=bool)
+    held_out[::5] = True
+    trainer = _trainer(table.subset(~held_out))
+    trainer.train_one_iteration()
+    weights = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    before = trainer.encode_all()
+    trainer.read_ratings(table.subset(~held_out).concatenate(table.subset(held_out)))
+    after = trainer.encode_all()
+    for key, value in trainer.model.state_dict().items():
+        torch.testing.assert_close(value, weights[key])
+    assert not torch.allclose(before[0], after[0])
+    assert sum(len(batch.columns) for batch in trainer.user_side) == len(table)
