@@ -235,4 +235,7 @@ def kl_to_standard_normal(mean, var_logit):
 def reparameterise(mean, var_logit, generator):
     """A sample ``mean + sqrt(var) * eps`` with ``eps`` drawn from ``generator``."""
     noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-    return mean + torch.sigmoid(var_logit).sqrt() * noise
+    # sqrt(sigmoid(x)) has an infinite derivative where sigmoid underflows to 0 (a variance
+    # driven to 0 by a small KL weight) and its gradient becomes 0 * inf = NaN; the same
+    # standard deviation through logsigmoid keeps a finite gradient.
+    return mean + torch.exp(0.5 * F.logsigmoid(var_logit)) * noise

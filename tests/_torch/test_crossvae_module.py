@@ -11,6 +11,7 @@ from skcrossvae._torch._crossvae import (
     CrossFeedbackVAE,
     decode,
     kl_to_standard_normal,
+    reparameterise,
     segment_normalise,
 )
 
@@ -164,3 +165,16 @@ def test_biased_model_encodes_one_more_coordinate():
     assert model.latent_dim == 4
     mean, logit = model.user_encoder(_one_batch(rows, columns, values, 7), torch.randn(9, 4))
     assert mean.shape == logit.shape == (7, 4)
+
+
+def test_reparameterisation_gradient_stays_finite_for_vanishing_variances():
+    # A small KL weight drives variance logits far below zero, where sigmoid underflows.
+    logits = torch.tensor([[-200.0, -20.0, 0.0, 20.0]], requires_grad=True)
+    mean = torch.zeros(1, 4, requires_grad=True)
+    sample = reparameterise(mean, logits, torch.Generator().manual_seed(0))
+    sample.sum().backward()
+    assert torch.isfinite(logits.grad).all() and torch.isfinite(sample).all()
+    torch.testing.assert_close(
+        (sample - mean).detach() / torch.randn(1, 4, generator=torch.Generator().manual_seed(0)),
+        torch.sigmoid(logits).sqrt().detach(),
+    )
