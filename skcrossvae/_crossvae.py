@@ -72,12 +72,15 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     beta_user, beta_item : float, default=0.01
         Weights beta_u, beta_v of the users' and items' KL terms in Eq. 7.
 
-    attention : {{'local', 'global', 'auto'}} or None, default='auto'
+    attention : {{'local', 'global', 'auto'}} or None, default=None
         Attention over the cross-fed embeddings. 'local': over the entries a row rated (Eq. 9-10);
         'global': over all rows of the other side; 'auto': local on a side whose median number
         of ratings per row is at least {AUTO_ATTENTION_MIN_RATINGS}, global otherwise (the paper
         found local attention helps when ratings are abundant and harms when sparse); None: no
-        attention. Attention needs ``cross_feedback=True``.
+        attention. Attention needs ``cross_feedback=True``. The default is None because on
+        MovieLens-100K the model without attention validated better (RMSE 0.902 against 0.908
+        for 'auto', mean of three seeds) and converged in half the iterations; 'auto' is the
+        paper's full model.
 
     attention_norm : {{'softmax', 'ratio'}}, default='softmax'
         Normalisation of the attention scores. 'ratio' is Eq. 9 made numerically safe (scores over
@@ -209,8 +212,9 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
     * The defaults are the configuration that scored best on validation data of MovieLens-100K
       (the results page lists the measurements). Two of them add to the paper's model:
-      ``biases=True`` and ``weight_averaging=0.99``; ``biases=False, weight_averaging=0.0`` is
-      the paper's model exactly.
+      ``biases=True`` and ``weight_averaging=0.99``; one removes a part of it:
+      ``attention=None``. ``attention='auto', biases=False, weight_averaging=0.0`` is the
+      paper's full model exactly.
 
     * The KL term of a user enters each (user batch, item batch) block divided by the number of
       item batches, and an item's by the number of user batches, so one iteration adds up to
@@ -282,7 +286,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         fusion_layer_sizes=(),
         beta_user=0.01,
         beta_item=0.01,
-        attention="auto",
+        attention=None,
         attention_norm="softmax",
         cross_feedback=True,
         use_ratings=True,

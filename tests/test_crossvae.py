@@ -195,6 +195,7 @@ def test_movielens_100k_u1_default_parameters(real_data_home):
     test = np.loadtxt(real_data_home / "ml-100k" / "u1.test", dtype=np.int64)
     model = CrossFeedbackVAERegressor(random_state=0).fit(train[:, :2], train[:, 2].astype(float))
     rmse = np.sqrt(np.mean((model.predict(test[:, :2]) - test[:, 2]) ** 2))
-    # Floating-point reductions differ between CPUs, so the same seed lands on a slightly
-    # different optimum per machine (0.9245 here, 0.9313 on CI): the bound leaves room for that.
-    assert rmse <= 0.940, rmse
+    # 0.9093 measured here (seeds 1 and 2 of the same model: 0.9228, 0.9063). Floating-point
+    # reductions differ between CPUs, so the same seed lands on another optimum per machine
+    # (0.9245 here against 0.9313 on CI with the first defaults): the bound leaves room for that.
+    assert rmse <= 0.930, rmse

@@ -11,18 +11,20 @@ from ._common import (
     write_json,
 )
 
-#: The paper's components (Section 4.5): (row label, parameters that remove the component).
+#: The paper's components (Section 4.5): (row label, parameters that remove the component from
+#: the paper's full model, which has the attention the defaults leave out).
 COMPONENTS = [
-    ("no data input", dict(use_ratings=False)),
+    ("no data input", dict(use_ratings=False, attention="auto")),
     ("no cross-feedback", dict(cross_feedback=False, attention=None)),
     ("no attention", dict(attention=None)),
-    ("full model", {}),
+    ("full model", dict(attention="auto")),
 ]
 
 #: This package's additions to the paper's model: each row switches one of them off (or back to
 #: the paper's value); the first switches all of them.
 LEVERS = [
-    ("paper's model", dict(biases=False, weight_averaging=0.0, input_dropout=0.0)),
+    ("paper's model", dict(attention="auto", biases=False, weight_averaging=0.0, input_dropout=0.0)),
+    ("with the paper's attention", dict(attention="auto")),
     ("without biases", dict(biases=False)),
     ("without weight averaging", dict(weight_averaging=0.0)),
 ]

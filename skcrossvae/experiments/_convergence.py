@@ -18,7 +18,7 @@ _DEFAULTS = CrossFeedbackVAERegressor()
 _H = (_DEFAULTS.hidden_layer_sizes[0],)
 
 #: The paper's variants A-E: (name, description, parameters), with the default hidden width and
-#: attention. L = 0 (no layer after the concatenation) in all five, as the paper sets it for B,
+#: the paper's attention rule ('auto') for E. L = 0 (no layer after the concatenation) in all five, as the paper sets it for B,
 #: D and E, so that A-B and C-D differ only in the cross feedback.
 VARIANTS = [
     ("A", "no cross feedback, L' = 0",
@@ -30,7 +30,7 @@ VARIANTS = [
     ("D", f"cross feedback, L' = 1 (width {_H[0]})",
      dict(cross_feedback=True, attention=None, hidden_layer_sizes=_H, fusion_layer_sizes=())),
     ("E", f"cross feedback and attention, L' = 1 (width {_H[0]})",
-     dict(cross_feedback=True, attention=_DEFAULTS.attention, hidden_layer_sizes=_H,
+     dict(cross_feedback=True, attention="auto", hidden_layer_sizes=_H,
           fusion_layer_sizes=())),
 ]
 

@@ -34,7 +34,7 @@ def test_ablation_prints_both_tables_and_writes_every_run(toy_split, tmp_path, c
         assert all(run["n_iter"] == 2 for run in row["runs"])
         for key in SCORES:
             assert set(row[key]) == {"mean", "std"}
-    assert document["components"][0]["overrides"] == dict(use_ratings=False)
+    assert document["components"][0]["overrides"] == COMPONENTS[0][1]
     assert results["components"][3]["rmse"]["mean"] == pytest.approx(
         document["components"][3]["rmse"]["mean"])
     for title in ("components", "levers"):
@@ -45,7 +45,7 @@ def test_ablation_prints_both_tables_and_writes_every_run(toy_split, tmp_path, c
 
 
 def test_rows_with_the_parameters_of_an_earlier_row_reuse_its_fits(toy_split, monkeypatch, capsys):
-    monkeypatch.setattr(_ablation, "LEVERS", [("as full", {}), ("attention off", dict(attention=None))])
+    monkeypatch.setattr(_ablation, "LEVERS", [("as full", dict(attention="auto")), ("attention off", {})])
     fits = []
     original = _ablation.score_over_seeds
 

@@ -17,7 +17,7 @@ def test_variants_follow_the_paper():
     assert [variants[name]["cross_feedback"] for name in "ABCDE"] == [False, True, False, True, True]
     assert [variants[name]["hidden_layer_sizes"] for name in "ABCDE"] == [(), (), width, width, width]
     assert [variants[name]["attention"] for name in "ABCD"] == [None] * 4
-    assert variants["E"]["attention"] == defaults.attention is not None
+    assert variants["E"]["attention"] == "auto"
     assert all(params["fusion_layer_sizes"] == () for params in variants.values())
 
 
