@@ -116,7 +116,7 @@ def test_auto_attention_follows_the_documented_threshold():
 
 
 @pytest.mark.parametrize("params, message", [
-    (dict(cross_feedback=False), "needs cross_feedback=True"),
+    (dict(cross_feedback=False, attention="auto"), "needs cross_feedback=True"),
     (dict(cross_feedback=False, use_ratings=False, attention=None), "no input"),
     (dict(hidden_layer_sizes=(4, 0)), "positive integers"),
     (dict(attention="everywhere"), "attention"),

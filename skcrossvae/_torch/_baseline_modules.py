@@ -93,34 +93,47 @@ class NeuMF(PairModule):
 
 
 class ConvNCF(PairModule):
-    """ConvNCF (He et al. 2018): a CNN over the outer product of the user and item embeddings.
+    """ConvNCF (He et al. 2018) over the outer product of the user and item embeddings, plus biases.
 
     Each layer is a 2×2 convolution with stride 2 and ReLU, halving the K×K interaction map
     (an odd map gets a row and a column of zeros first). Such a convolution sees disjoint 2×2
     patches, so it is computed as a dense layer over the patch vectors (faster than ``conv2d``
-    for these tiny kernels, same function). The last map is flattened into a linear output.
+    for these tiny kernels, same function). The last map is flattened into a linear output, to
+    which a user and an item bias are added (``b_u + b_i + CNN(p_u ⊗ q_i)``, as in biased MF).
     """
 
     def __init__(self, n_users, n_items, n_components, n_conv_layers, n_channels, init_std,
                  generator, device=None):
         super().__init__()
-        self.user_tables = nn.ParameterList([_normal_parameter((n_users, n_components), init_std, generator, device)])
-        self.item_tables = nn.ParameterList([_normal_parameter((n_items, n_components), init_std, generator, device)])
+        self.user_tables = nn.ParameterList([
+            _normal_parameter((n_users, n_components), init_std, generator, device),
+            _zero_parameter(n_users, device),
+        ])
+        self.item_tables = nn.ParameterList([
+            _normal_parameter((n_items, n_components), init_std, generator, device),
+            _zero_parameter(n_items, device),
+        ])
         channels = [1] + [n_channels] * n_conv_layers
         self.convolutions = nn.ModuleList(
             Linear(4 * a, b, generator, device) for a, b in zip(channels[:-1], channels[1:])
         )
         for layer in self.convolutions:
             # He initialisation keeps the signal's scale through the stack of ReLU layers; the
-            # default scale shrinks it layer by layer and training can stall at the mean.
+            # default scale shrinks it layer by layer and training can stall at the mean. The
+            # biases start at zero (as in He et al. 2015): the default uniform biases (±0.5 in
+            # the first layer) dwarf the small products of the map, so that whole channels
+            # start, and could stay, dead or constant, and on some seeds the network then
+            # collapsed to the biases alone.
             nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu", generator=generator)
+            nn.init.zeros_(layer.bias)
         side = n_components
         for _ in range(n_conv_layers):
             side = (side + 1) // 2
         self.output = Linear(channels[-1] * side * side, 1, generator, device)
 
     def forward(self, users, items):
-        (user_embeddings,), (item_embeddings,) = self.user_tables, self.item_tables
+        user_embeddings, user_bias = self.user_tables
+        item_embeddings, item_bias = self.item_tables
         maps = (user_embeddings[users][:, :, None] * item_embeddings[items][:, None, :]).unsqueeze(-1)
         for convolution in self.convolutions:
             if maps.shape[1] % 2:
@@ -129,7 +142,8 @@ class ConvNCF(PairModule):
             patches = (maps.reshape(batch, height // 2, 2, width // 2, 2, channels)
                        .transpose(2, 3).reshape(batch, height // 2, width // 2, 4 * channels))
             maps = F.relu(convolution(patches))
-        return self.output(maps.reshape(len(users), -1)).squeeze(1)
+        interaction = self.output(maps.reshape(len(users), -1)).squeeze(1)
+        return interaction + user_bias[users] + item_bias[items]
 
 
 class RowAutoencoder(nn.Module):

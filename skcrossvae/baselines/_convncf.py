@@ -13,9 +13,15 @@ from ._common import (
     PairBaseline,
 )
 
-# The outer product squares the embedding scale: start near 1 / sqrt(K) so that the
-# interaction map is not vanishingly small.
-_INIT_STD = 0.3
+
+def _init_std(n_components):
+    """Standard deviation of the initial embeddings: ``K ** -0.25``.
+
+    The outer product squares the embedding scale. With this scale the map's trace, the dot
+    product ``p_u . q_i`` of matrix factorisation, has unit variance at the start, like the
+    standardised ratings, and its entries are not vanishingly small.
+    """
+    return n_components ** -0.25
 
 
 class ConvNCFRegressor(PairBaseline):
@@ -23,9 +29,10 @@ class ConvNCFRegressor(PairBaseline):
 
     The paper's CNN-CF baseline. The outer product of a user's and an item's embeddings forms a
     K×K interaction map; convolutions with 2×2 kernels, stride 2 and ReLU halve it layer by
-    layer (K×K, K/2×K/2, ...), and a linear layer maps the last map to the rating. As in the
-    paper, the squared error replaces ConvNCF's BPR loss; training is minibatch Adam over
-    shuffled ratings.
+    layer (K×K, K/2×K/2, ...), and a linear layer maps the last map to the rating, to which a
+    user bias and an item bias are added: ``b_u + b_i + CNN(p_u ⊗ q_i)``. As in the paper, the
+    squared error replaces ConvNCF's BPR loss; training is minibatch Adam over shuffled
+    ratings.
 
     Parameters
     ----------
@@ -39,19 +46,22 @@ class ConvNCFRegressor(PairBaseline):
         ``alpha`` (the penalty grows with its weights).
 
     n_channels : int, default=16
-        Feature maps per convolution layer (ConvNCF uses 32).
+        Feature maps per convolution layer (ConvNCF uses 32, which doubles the fit time for no
+        gain here once the biases start at zero; see Notes).
 
-    alpha : float, default=0.003
+    alpha : float, default=0.006
         L2 penalty. The objective of a batch is the mean over its ratings of the squared error on
         the standardised scale, ``(rating - global_mean_) / rating_std_``, plus ``alpha`` times
-        the squared norms of the rating's user and item embeddings, plus ``alpha`` times the
-        squared convolution and output weights (once per batch, as in the ConvNCF code).
+        the squared norms of the rating's user and item embeddings and biases, plus ``alpha``
+        times the squared convolution and output weights (once per batch, as in the ConvNCF
+        code; the convolutions' biases are not penalised). The model overfits within a few
+        epochs; 0.006 validated better on MovieLens-100K than 0.003 or 0.01 (see Notes).
 
     batch_size : int, default=512
         Ratings per Adam step.
 
     learning_rate : float, default=2e-3
-        Adam's step size.
+        Adam's step size (1e-3 needed more epochs for a slightly worse RMSE).
 
     max_iter : int, default=100
         Maximum number of epochs (passes over the training ratings).
@@ -65,11 +75,27 @@ class ConvNCFRegressor(PairBaseline):
     Notes
     -----
     ConvNCF starts from pre-trained matrix-factorisation embeddings; here the embeddings are
-    trained from scratch. ConvNCF's K is a power of two; here a map of odd size gets a row and
-    a column of zeros before it is halved, so any K works. A 2×2 convolution with stride 2
-    sees disjoint patches, so it is computed as a dense layer over each patch's values (the
-    same function as ``conv2d``, faster for such small kernels). The network predicts the standardised rating; predictions
-    ``global_mean_ + rating_std_ * output`` are clipped to ``rating_range_``.
+    trained from scratch, drawn from a normal distribution with standard deviation
+    ``n_components ** -0.25``: the outer product squares that scale, so the map's trace (the
+    dot product of matrix factorisation) starts with unit variance, like the standardised
+    ratings. The convolutions' weights get He initialisation and their biases start at zero:
+    PyTorch's default uniform biases (up to ±0.5 in the first layer) dwarf the map's small
+    entries, leave whole channels dead or constant, and on some seeds the network collapsed to
+    predicting the biases alone. ConvNCF has no user or item bias; here they are added to the
+    output, as in biased matrix factorisation, so the network need not spend its capacity on
+    the users' and items' mean deviations.
+
+    The defaults were chosen on a validation part of MovieLens-100K's u1.base (never on
+    u1.test). On u1.test, with one torch thread, they give an RMSE of 0.948 to 0.950 for
+    ``random_state`` 0, 1 and 2, in about 30 to 50 seconds; the previous defaults (embedding
+    scale 0.3, PyTorch's default convolution biases, no user or item bias, ``alpha=0.003``)
+    gave 0.955 to 0.971 depending on the seed.
+
+    ConvNCF's K is a power of two; here a map of odd size gets a row and a column of zeros
+    before it is halved, so any K works. A 2×2 convolution with stride 2 sees disjoint patches,
+    so it is computed as a dense layer over each patch's values (the same function as
+    ``conv2d``, faster for such small kernels). The network predicts the standardised rating;
+    predictions ``global_mean_ + rating_std_ * output`` are clipped to ``rating_range_``.
 
     References
     ----------
@@ -98,7 +124,7 @@ class ConvNCFRegressor(PairBaseline):
         n_components=16,
         n_conv_layers=2,
         n_channels=16,
-        alpha=0.003,
+        alpha=0.006,
         batch_size=512,
         learning_rate=2e-3,
         max_iter=100,
@@ -138,4 +164,4 @@ class ConvNCFRegressor(PairBaseline):
                 f"map past 1×1; with n_components={self.n_components} use at most {full_depth}."
             )
         return ConvNCF(self.n_users_, self.n_items_, self.n_components, n_conv_layers,
-                       self.n_channels, _INIT_STD, generator, device)
+                       self.n_channels, _init_std(self.n_components), generator, device)
