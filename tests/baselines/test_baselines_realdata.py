@@ -1,8 +1,8 @@
 """Every baseline with its defaults on MovieLens-100K's u1 split: fit on u1.base, RMSE on u1.test.
 
-What the defaults measured (random_state=0, one torch thread): NCF 0.940, CNN-CF 0.948,
+What the defaults measured (random_state=0, one torch thread): NCF 0.940, CNN-CF 0.946,
 U-Rec 0.938, I-Rec 0.932, DAE-CF 0.939, VAE-CF 0.947, biased MF 0.930, BPMF 0.904. CNN-CF gave
-0.949 and 0.949 with random_state 1 and 2 (0.953 and 0.954 with 3 and 4), fitting in 30-45 s.
+0.949 and 0.949 with random_state 1 and 2 (0.953 and 0.952 with 3 and 4), fitting in 30-50 s.
 """
 
 import time
