@@ -12,14 +12,11 @@ never used for the choice. Prints one JSON line per (setting, seed) and appends 
 
 import argparse
 import json
-import time
 
-import numpy as np
 import torch
 
 from skcrossvae import CrossFeedbackVAERegressor
-from skcrossvae.datasets import load_movielens
-from skcrossvae.metrics import rmse
+from skcrossvae.experiments._common import fit_and_score, movielens_split
 
 
 def main():
@@ -32,22 +29,17 @@ def main():
     parser.add_argument("--output", default="benchmarks/results/lever_search.jsonl")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    X_train, X_test, y_train, y_test = load_movielens(
-        "100k", data_home=args.data_home, split="u1", return_X_y=True, download_if_missing=False
-    )
+    split = movielens_split(args.data_home, "u1")
     base = json.loads(args.base)
     for setting in args.settings:
         params = {**base, **json.loads(setting)}
         for seed in args.seeds:
-            started = time.perf_counter()
-            model = CrossFeedbackVAERegressor(random_state=seed, **params).fit(X_train, y_train)
-            row = dict(
-                params=params, seed=seed,
-                validation_rmse=round(model.best_validation_score_, 4),
-                test_rmse=round(rmse(y_test, model.predict(X_test)), 4),
-                best_iteration=model.best_iteration_, n_iter=model.n_iter_,
-                fit_seconds=round(time.perf_counter() - started, 1), threads=args.threads,
-            )
+            model = CrossFeedbackVAERegressor(random_state=seed, **params)
+            scores = fit_and_score(model, split)
+            row = dict(params=params, seed=seed, validation_rmse=round(model.best_validation_score_, 4),
+                       test_rmse=round(scores["rmse"], 4), test_ndcg20=round(scores["ndcg20"], 4),
+                       best_iteration=scores["best_iteration"], n_iter=scores["n_iter"],
+                       fit_seconds=round(scores["fit_seconds"], 1), threads=args.threads)
             print(json.dumps(row), flush=True)
             with open(args.output, "a") as handle:
                 handle.write(json.dumps(row) + "\n")

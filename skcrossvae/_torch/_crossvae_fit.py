@@ -107,13 +107,15 @@ class CrossFeedbackTrainer:
             yield
             return
         live = [p.detach().clone() for p in self.model.parameters()]
-        with torch.no_grad():
-            torch._foreach_copy_([p.detach() for p in self.model.parameters()], self.averaged)
+        self._load_weights(self.averaged)
         try:
             yield
         finally:
-            with torch.no_grad():
-                torch._foreach_copy_([p.detach() for p in self.model.parameters()], live)
+            self._load_weights(live)
+
+    @torch.no_grad()
+    def _load_weights(self, values):
+        torch._foreach_copy_([p.detach() for p in self.model.parameters()], values)
 
     def train_one_iteration(self):
         """One pass of Algorithm 1 (lines 6-15); returns the negative ELBO per rating."""
@@ -220,5 +222,4 @@ class CrossFeedbackTrainer:
     def finalise(self):
         """Leave the averaged weights (if kept) in the model for good: prediction uses them."""
         if self.averaged is not None:
-            with torch.no_grad():
-                torch._foreach_copy_([p.detach() for p in self.model.parameters()], self.averaged)
+            self._load_weights(self.averaged)
