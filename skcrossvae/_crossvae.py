@@ -112,11 +112,13 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         prior N(0, I) and the KL weights mean the same on every rating scale. False models the raw
         ratings, as the paper writes it.
 
-    input_dropout : float, default=0.0
-        Share of the observed ratings hidden from the encoders at each training step (the rest
-        are scaled by ``1 / (1 - input_dropout)``); the decoder is still scored on all of them.
-        The encoders read the very ratings they are trained to reconstruct; hiding some trains
-        them to predict ratings they cannot see, as at prediction time. 0 is the paper's model.
+    input_dropout : float, default=0.5
+        Share of the observed ratings hidden from both encoders at each training step: a hidden
+        rating leaves the user's and the item's rating input and cross-fed input (the rest are
+        scaled by ``1 / (1 - input_dropout)``). The encoders otherwise read the very ratings
+        they are trained to reconstruct; hiding some trains them to predict ratings they cannot
+        see, as at prediction time. 0 is the paper's model. The default validated best on
+        MovieLens-100K (RMSE 0.8982 against 0.9019 without, mean of three seeds).
 
     weight_averaging : float, default=0.99
         Decay, per gradient step, of an exponential moving average of the encoders' weights;
@@ -211,10 +213,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     Choices where the paper is silent (each discussed in the documentation's model page):
 
     * The defaults are the configuration that scored best on validation data of MovieLens-100K
-      (the results page lists the measurements). Two of them add to the paper's model:
-      ``biases=True`` and ``weight_averaging=0.99``; one removes a part of it:
-      ``attention=None``. ``attention='auto', biases=False, weight_averaging=0.0`` is the
-      paper's full model exactly.
+      (the results page lists the measurements). Three of them add to the paper's model:
+      ``biases=True``, ``weight_averaging=0.99`` and ``input_dropout=0.5``; one removes a part
+      of it: ``attention=None``. ``attention='auto', biases=False, weight_averaging=0.0,
+      input_dropout=0.0`` is the paper's full model exactly.
 
     * The KL term of a user enters each (user batch, item batch) block divided by the number of
       item batches, and an item's by the number of user batches, so one iteration adds up to
@@ -294,7 +296,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         biases=True,
         feedback="sample",
         standardize=True,
-        input_dropout=0.0,
+        input_dropout=0.5,
         weight_averaging=0.99,
         refinement_passes=0,
         read_validation_ratings=False,

@@ -52,6 +52,7 @@ def side_batches(rows, columns, inputs, targets, n_rows, batches, device):
             targets=as_tensor(targets[entries], device, torch.float32),
             distinct=as_tensor(distinct, device, torch.long),
             positions=as_tensor(positions, device, torch.long),
+            ratings=as_tensor(entries, device, torch.long),
         ))
     return result
 

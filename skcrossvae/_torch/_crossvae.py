@@ -40,6 +40,11 @@ class SideBatch:
         The distinct column codes of the batch.
     positions : LongTensor (nnz,)
         Index of each entry's column in ``distinct``.
+    ratings : LongTensor (nnz,)
+        Index of each entry's rating in the table the batch was built from.
+    entry_weights : FloatTensor (nnz,) or None
+        Weights of the entries in the latent input (None: all 1); training sets them to hide
+        some ratings from the encoders entirely.
     """
 
     rows: torch.Tensor
@@ -51,6 +56,8 @@ class SideBatch:
     targets: torch.Tensor
     distinct: torch.Tensor
     positions: torch.Tensor
+    ratings: torch.Tensor
+    entry_weights: torch.Tensor | None = None
 
     def __len__(self):
         return len(self.rows)
@@ -159,9 +166,13 @@ class SideEncoder(nn.Module):
 
     def _latent_first_layer(self, batch, feedback):
         if self.config.latent_input == "concat":
-            return self.latent_input(batch.distinct, batch.positions, batch.offsets, feedback)
+            return self.latent_input(batch.distinct, batch.positions, batch.offsets, feedback,
+                                     batch.entry_weights)
+        rated = feedback[batch.columns]
+        if batch.entry_weights is not None:
+            rated = rated * batch.entry_weights[:, None]
         summed = torch.zeros(len(batch), feedback.shape[1], device=feedback.device, dtype=feedback.dtype)
-        summed = summed.index_add(0, batch.segment, feedback[batch.columns])
+        summed = summed.index_add(0, batch.segment, rated)
         return self.latent_input(summed / batch.counts[:, None])
 
     def forward(self, batch, feedback):

@@ -88,17 +88,25 @@ class CrossFeedbackTrainer:
             with torch.no_grad():
                 torch._foreach_lerp_(self.averaged, [p.detach() for p in self.model.parameters()], 1 - decay)
 
-    def _dropped(self, batch):
-        """The batch with a random share of its observed ratings hidden from the encoder.
-
-        The encoder otherwise reads the very ratings its decoder is scored on; hiding some (and
-        rescaling the rest, as inverted dropout does) trains it to predict ratings it cannot see.
-        """
+    def _hidden_ratings(self):
+        """A fresh draw of the ratings hidden from both encoders at this step (None: none hidden)."""
         rate = self.settings.input_dropout
         if rate == 0:
+            return None
+        return torch.rand(self.n_ratings, generator=self.generator, device=self.device) < rate
+
+    def _dropped(self, batch, hidden):
+        """The batch as the encoder sees it with the ``hidden`` ratings removed.
+
+        The encoders otherwise read the very ratings the decoder is scored on and can learn to
+        copy them; a hidden rating is removed from the rating input and from the cross-fed
+        input, on both sides at once, so the decoder must predict it as at prediction time
+        (the rest are scaled by ``1 / (1 - rate)``, as inverted dropout does).
+        """
+        if hidden is None:
             return batch
-        keep = torch.rand(batch.inputs.shape, generator=self.generator, device=batch.inputs.device) >= rate
-        return dataclasses.replace(batch, inputs=batch.inputs * keep / (1 - rate))
+        kept = (~hidden[batch.ratings]).float() / (1 - self.settings.input_dropout)
+        return dataclasses.replace(batch, inputs=batch.inputs * kept, entry_weights=kept)
 
     @contextlib.contextmanager
     def averaged_weights(self):
@@ -133,8 +141,9 @@ class CrossFeedbackTrainer:
             users = self.user_side[b]
             for c in self.rng.permutation(n_item_batches):
                 items = self.item_side[c]
-                mean_u, logit_u = model.user_encoder(self._dropped(users), self.feedback_items)
-                mean_v, logit_v = model.item_encoder(self._dropped(items), self.feedback_users)
+                hidden = self._hidden_ratings()
+                mean_u, logit_u = model.user_encoder(self._dropped(users, hidden), self.feedback_items)
+                mean_v, logit_v = model.item_encoder(self._dropped(items, hidden), self.feedback_users)
                 sample_u = reparameterise(mean_u, logit_u, self.generator)
                 sample_v = reparameterise(mean_v, logit_v, self.generator)
                 local_users, local_items, targets = self.blocks.block(b, c)
@@ -165,7 +174,8 @@ class CrossFeedbackTrainer:
             other = getattr(self, other_name)
             for b in self.rng.permutation(len(batches)):
                 batch = batches[b]
-                mean, logit = encoder(self._dropped(batch), other)
+                hidden = self._hidden_ratings()
+                mean, logit = encoder(self._dropped(batch, hidden), other)
                 sample = reparameterise(mean, logit, self.generator)
                 predictions = decode(sample[batch.segment], other[batch.columns], self.model.biases)
                 loss = (

@@ -94,7 +94,9 @@ class LatentConcatInput(nn.Module):
         self.weight = _uniform_parameter((n_other, n_components, out_features), bound, generator, device)
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
 
-    def forward(self, distinct, positions, offsets, feedback):
-        """``distinct``: the batch's distinct column codes; ``positions``: each entry's index in it."""
+    def forward(self, distinct, positions, offsets, feedback, entry_weights=None):
+        """``distinct``: the batch's distinct column codes; ``positions``: each entry's index in it;
+        ``entry_weights``: optional weight of each entry in its row's sum."""
         projected = torch.bmm(feedback[distinct].unsqueeze(1), self.weight[distinct]).squeeze(1)
-        return F.embedding_bag(positions, projected, offsets, mode="sum") + self.bias
+        summed = F.embedding_bag(positions, projected, offsets, mode="sum", per_sample_weights=entry_weights)
+        return summed + self.bias

@@ -27,6 +27,7 @@ LEVERS = [
     ("with the paper's attention", dict(attention="auto")),
     ("without biases", dict(biases=False)),
     ("without weight averaging", dict(weight_averaging=0.0)),
+    ("without input dropout", dict(input_dropout=0.0)),
 ]
 
 

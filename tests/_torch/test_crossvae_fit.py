@@ -73,15 +73,36 @@ def test_without_weight_averaging_encoding_uses_the_live_weights():
     torch.testing.assert_close(first[0], trainer._encode_all(trainer.feedback_users, trainer.feedback_items)[0])
 
 
-def test_input_dropout_hides_a_share_of_the_inputs_and_rescales_the_rest():
+def test_input_dropout_hides_a_share_of_the_ratings_from_both_encoders():
     trainer = _trainer(_table(n_users=200, n_items=50), input_dropout=0.3)
-    batch = trainer.user_side[0]
-    dropped = trainer._dropped(batch)
-    hidden = dropped.inputs == 0
+    hidden = trainer._hidden_ratings()
     assert 0.2 < hidden.float().mean().item() < 0.4
-    torch.testing.assert_close(dropped.inputs[~hidden], batch.inputs[~hidden] / 0.7)
-    torch.testing.assert_close(dropped.columns, batch.columns)
-    assert _trainer(_table(), input_dropout=0.0)._dropped(batch) is batch
+    for batch in (trainer.user_side[0], trainer.item_side[0]):
+        dropped = trainer._dropped(batch, hidden)
+        gone = hidden[batch.ratings]
+        # A hidden rating leaves the rating input and the cross-fed input; the rest are rescaled.
+        assert torch.all(dropped.inputs[gone] == 0) and torch.all(dropped.entry_weights[gone] == 0)
+        torch.testing.assert_close(dropped.inputs[~gone], batch.inputs[~gone] / 0.7)
+        torch.testing.assert_close(dropped.entry_weights[~gone], torch.full_like(batch.inputs[~gone], 1 / 0.7))
+        torch.testing.assert_close(dropped.columns, batch.columns)
+    assert _trainer(_table(), input_dropout=0.0)._hidden_ratings() is None
+    assert trainer._dropped(trainer.user_side[0], None) is trainer.user_side[0]
+
+
+def test_hidden_entry_weight_leaves_the_latent_input_as_if_removed():
+    trainer = _trainer(_table(n_users=30, n_items=20), input_dropout=0.5)
+    batch = trainer.user_side[0]
+    hidden = trainer._hidden_ratings()
+    dropped = trainer._dropped(batch, hidden)
+    layer = trainer.model.user_encoder.latent_input
+    weighted = layer(dropped.distinct, dropped.positions, dropped.offsets, trainer.feedback_items,
+                     dropped.entry_weights)
+    kept = ~hidden[batch.ratings]
+    # The same sums computed entry by entry over the kept ratings only, scaled by 1 / (1 - rate).
+    projected = torch.einsum("nk,nkw->nw", trainer.feedback_items[batch.columns], layer.weight[batch.columns])
+    expected = torch.zeros(len(batch), projected.shape[1]).index_add(
+        0, batch.segment[kept], projected[kept] / 0.5) + layer.bias
+    torch.testing.assert_close(weighted, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_refinement_passes_feed_the_posterior_means_back():
