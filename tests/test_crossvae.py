@@ -5,8 +5,10 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import Pipeline
 
@@ -201,3 +203,84 @@ def test_movielens_100k_u1_default_parameters(real_data_home):
     # reductions differ between CPUs, so the same seed lands on another optimum per machine
     # (0.9245 here against 0.9313 on CI with the first defaults): the bound leaves room for that.
     assert rmse <= 0.930, rmse
+
+
+def _record_training_runs(monkeypatch):
+    """Record (number of training ratings, validated?, max_iter, starting weights) of every run."""
+    runs = []
+    train = CrossFeedbackVAERegressor._train
+
+    def recording(self, table, valid, start, rng, generator, device, max_iter):
+        weights = torch.cat([p.detach().flatten().clone() for p in start[0].parameters()])
+        runs.append((len(table), valid is not None, max_iter, weights))
+        return train(self, table, valid, start, rng, generator, device, max_iter)
+
+    monkeypatch.setattr(CrossFeedbackVAERegressor, "_train", recording)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def low_rank_toy():
+    """Ratings of a rank-2 matrix with a little noise: the refit has structure to learn."""
+    rng = np.random.RandomState(4)
+    full = 3 + rng.randn(40, 2) @ rng.randn(2, 30)
+    users, items = np.nonzero(rng.rand(40, 30) < 0.6)
+    return np.column_stack([users, items]), full[users, items] + 0.1 * rng.randn(len(users))
+
+
+def test_refit_trains_again_on_every_rating_for_the_chosen_iterations(low_rank_toy, monkeypatch):
+    X, y = low_rank_toy
+    # A setting that learns the matrix, and stops before max_iter.
+    learning = dict(RECOVERY, early_stopping=True, max_iter=100, n_iter_no_change=5)
+    plain = _fit(X, y, **learning, refit=False)
+    runs = _record_training_runs(monkeypatch)
+    with warnings.catch_warnings():
+        # Neither the refit's fixed length nor a discarded refit: the refit is kept.
+        warnings.simplefilter("error", ConvergenceWarning)
+        refitted = CrossFeedbackVAERegressor(**{**TOY, **learning, "refit": True}).fit(X, y)
+    (first_size, first_validated, _, _), (second_size, second_validated, second_iter, _) = runs
+    assert first_validated and not second_validated
+    assert first_size < second_size == len(y)
+    assert second_iter == refitted.best_iteration_ and refitted.refitted_
+    # The validated run is the same as without refit; the final model is another one.
+    assert refitted.validation_scores_ == plain.validation_scores_
+    assert refitted.best_iteration_ == plain.best_iteration_
+    assert not np.allclose(refitted.predict(X), plain.predict(X))
+
+
+def test_refit_without_early_stopping_trains_once(toy, monkeypatch):
+    X, y = toy
+    runs = _record_training_runs(monkeypatch)
+    _fit(X, y, refit=True, early_stopping=False)
+    assert [run[:3] for run in runs] == [(len(y), False, TOY["max_iter"])]
+
+
+def test_refit_of_a_warm_start_starts_from_the_warm_weights(toy, monkeypatch):
+    X, y = toy
+    model = _fit(X, y, warm_start=True, refit=True, max_iter=4, n_iter_no_change=2)
+    runs = _record_training_runs(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    (_, _, _, first_start), (_, _, _, second_start) = runs
+    torch.testing.assert_close(first_start, second_start)
+
+
+def test_a_refit_that_fits_the_validation_ratings_worse_is_discarded(toy, monkeypatch):
+    X, y = toy
+    validated = _fit(X, y, refit=False)
+    train = CrossFeedbackVAERegressor._train
+
+    def astray(self, table, valid, start, rng, generator, device, max_iter):
+        trainer, history = train(self, table, valid, start, rng, generator, device, max_iter)
+        if valid is None:  # the refit: spoil its (averaged) weights
+            with torch.no_grad():
+                for weights in [*trainer.model.parameters(), *(trainer.averaged or [])]:
+                    weights.mul_(-3.0)
+        return trainer, history
+
+    monkeypatch.setattr(CrossFeedbackVAERegressor, "_train", astray)
+    with pytest.warns(ConvergenceWarning, match="keeping the validated model"):
+        kept = CrossFeedbackVAERegressor(**TOY).fit(X, y)
+    assert not kept.refitted_
+    np.testing.assert_allclose(kept.predict(X), validated.predict(X))
