@@ -148,7 +148,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         and uses the 10 % of ratings otherwise only used to stop. ``validation_scores_``,
         ``best_validation_score_``, ``best_iteration_``, ``n_iter_`` and ``loss_curve_``
         describe the first, validated run. On MovieLens-100K it lowered the RMSE on ratings
-        held out of ``u1.base`` from 0.9055 to 0.9022 (mean of three seeds). False is the paper.
+        held out of ``u1.base`` from 0.9107 to 0.9063 (mean of three seeds). False is the paper.
 
     user_batch_size, item_batch_size : int, default=250
         Batch sizes B_U and B_V of Algorithm 1.
