@@ -415,10 +415,11 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         start = self._starting_point(generator, device, incremental)
         trainer, history = self._train(train, valid, start(), rng, generator, device, self.max_iter)
         self.refitted_ = False
+        everything = train if valid is None else train.concatenate(valid)
         if valid is not None and self.refit:
-            trainer = self._refit(trainer, history, train, valid, start(), rng, generator, device)
+            trainer = self._refit(trainer, history, everything, valid, start(), rng, generator, device)
         elif valid is not None and self.read_validation_ratings:
-            trainer.read_ratings(train.concatenate(valid))
+            trainer.read_ratings(everything)
         self._store_posteriors(trainer)
         self.module_ = trainer.model
         self.feedback_embeddings_ = (trainer.feedback_users.cpu().numpy(),
@@ -428,12 +429,11 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         self.validation_scores_ = history.validation_scores
         self.best_validation_score_ = history.best_score if valid is not None else None
         self.best_iteration_ = history.best_iteration if valid is not None else history.n_iter
-        fitted = train.concatenate(valid) if self.refitted_ else train
-        residual = self._predict_codes(fitted.users, fitted.items) - fitted.values
-        self.noise_variance_ = float(np.mean(residual**2))
+        self.noise_variance_ = self._rmse(everything if self.refitted_ else train) ** 2
 
-    def _refit(self, validated, history, train, valid, start, rng, generator, device):
-        """Train on ``train`` and ``valid`` for the validated number of iterations.
+    def _refit(self, validated, history, everything, valid, start, rng, generator, device):
+        """Train on ``everything`` (training and validation ratings) for the validated number of
+        iterations.
 
         The refit model has trained on the validation ratings, so it should fit them at least as
         well as the validated model, which never saw them; when it does not, the refit run went
@@ -442,10 +442,9 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         with warnings.catch_warnings():
             # The refit runs the chosen number of iterations by design, not to convergence.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            trainer, _ = self._train(train.concatenate(valid), None, start, rng, generator, device,
-                                     history.best_iteration)
+            trainer, _ = self._train(everything, None, start, rng, generator, device, history.best_iteration)
         self._store_posteriors(trainer)
-        refit_rmse = float(np.sqrt(np.mean((self._predict_codes(valid.users, valid.items) - valid.values) ** 2)))
+        refit_rmse = self._rmse(valid)
         if refit_rmse > history.best_score:
             warnings.warn(
                 f"{type(self).__name__}: the refit on all ratings fits the validation ratings worse "
@@ -463,15 +462,9 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
             config = self._model_config()
             return lambda: (CrossFeedbackVAE(self.n_users_, self.n_items_, self.attention_scopes_,
                                              config, generator, device), None)
-        state = copy.deepcopy(self.module_.state_dict())
+        # Each run trains its own copy, so ``module_`` itself stays the warm starting point.
         feedback = tuple(as_tensor(e, device, torch.float32) for e in self.feedback_embeddings_)
-
-        def warm():
-            module = copy.deepcopy(self.module_).to(device)
-            module.load_state_dict(state)
-            return module, tuple(e.clone() for e in feedback)
-
-        return warm
+        return lambda: (copy.deepcopy(self.module_).to(device), tuple(e.clone() for e in feedback))
 
     def _train(self, train, valid, start, rng, generator, device, max_iter):
         """Run Algorithm 1 on ``train`` from ``start``; returns the trainer and its history."""
@@ -483,8 +476,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
         def validation_rmse():
             self._store_posteriors(trainer)
-            predicted = self._predict_codes(valid.users, valid.items)
-            return float(np.sqrt(np.mean((predicted - valid.values) ** 2)))
+            return self._rmse(valid)
 
         module.train()
         history = run_iterations(
@@ -496,6 +488,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         module.eval()
         trainer.finalise()
         return trainer, history
+
+    def _rmse(self, table):
+        """RMSE of the stored posteriors' predictions on an encoded rating table."""
+        return float(np.sqrt(np.mean((self._predict_codes(table.users, table.items) - table.values) ** 2)))
 
     def _store_posteriors(self, trainer):
         user_means, user_vars, item_means, item_vars = (
