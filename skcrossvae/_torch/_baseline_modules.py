@@ -22,6 +22,14 @@ def _zero_parameter(shape, device):
     return nn.Parameter(torch.zeros(shape, device=device))
 
 
+
+def _factor_and_bias_tables(n_rows, n_components, init_std, generator, device):
+    """Per-row factors ~ N(0, init_std^2) and biases starting at 0."""
+    return nn.ParameterList([
+        _normal_parameter((n_rows, n_components), init_std, generator, device),
+        _zero_parameter(n_rows, device),
+    ])
+
 class PairModule(nn.Module):
     """A scorer of (user, item) pairs whose per-user and per-item tables are listed apart.
 
@@ -51,14 +59,8 @@ class BiasedMF(PairModule):
 
     def __init__(self, n_users, n_items, n_components, init_std, generator, device=None):
         super().__init__()
-        self.user_tables = nn.ParameterList([
-            _normal_parameter((n_users, n_components), init_std, generator, device),
-            _zero_parameter(n_users, device),
-        ])
-        self.item_tables = nn.ParameterList([
-            _normal_parameter((n_items, n_components), init_std, generator, device),
-            _zero_parameter(n_items, device),
-        ])
+        self.user_tables = _factor_and_bias_tables(n_users, n_components, init_std, generator, device)
+        self.item_tables = _factor_and_bias_tables(n_items, n_components, init_std, generator, device)
 
     def forward(self, users, items):
         user_factors, user_bias = self.user_tables
@@ -105,14 +107,8 @@ class ConvNCF(PairModule):
     def __init__(self, n_users, n_items, n_components, n_conv_layers, n_channels, init_std,
                  generator, device=None):
         super().__init__()
-        self.user_tables = nn.ParameterList([
-            _normal_parameter((n_users, n_components), init_std, generator, device),
-            _zero_parameter(n_users, device),
-        ])
-        self.item_tables = nn.ParameterList([
-            _normal_parameter((n_items, n_components), init_std, generator, device),
-            _zero_parameter(n_items, device),
-        ])
+        self.user_tables = _factor_and_bias_tables(n_users, n_components, init_std, generator, device)
+        self.item_tables = _factor_and_bias_tables(n_items, n_components, init_std, generator, device)
         channels = [1] + [n_channels] * n_conv_layers
         self.convolutions = nn.ModuleList(
             Linear(4 * a, b, generator, device) for a, b in zip(channels[:-1], channels[1:])
