@@ -2,6 +2,7 @@
 
 import pickle
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import Pipeline
 
 from skcrossvae import CrossFeedbackVAERegressor
+from skcrossvae.datasets import make_ratings
 from skcrossvae.testing import low_rank_tables, rating_tables
 
 TOY = dict(user_batch_size=10, item_batch_size=10, n_components=4, intermediate_dim=4,
@@ -285,3 +287,19 @@ def test_a_refit_that_fits_the_validation_ratings_worse_is_discarded(toy, monkey
         kept = CrossFeedbackVAERegressor(**TOY).fit(X, y)
     assert not kept.refitted_
     np.testing.assert_allclose(kept.predict(X), validated.predict(X))
+
+
+@pytest.mark.parametrize("n_users, expected", [(30, 250), (2500, 250), (2501, 251), (17615, 1762)])
+def test_auto_batch_sizes_bound_the_batches_per_side(n_users, expected):
+    train = SimpleNamespace(n_users=n_users, n_items=40)
+    sizes = CrossFeedbackVAERegressor()._resolve_batch_sizes(train)
+    assert sizes == (expected, 250)
+    # Never more than ten batches of more than 250 rows.
+    assert sizes[0] == 250 or len(range(0, n_users, sizes[0])) <= 10
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fitted_batch_sizes_are_the_resolved_ones():
+    X, y, _ = make_ratings(30, 20, n_ratings=300, random_state=0)
+    model = CrossFeedbackVAERegressor(max_iter=1, early_stopping=False, item_batch_size=7, random_state=0)
+    assert model.fit(X, y).batch_sizes_ == (250, 7)

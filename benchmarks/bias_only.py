@@ -1,0 +1,63 @@
+"""Test RMSE of a model of user and item biases only, on the comparison's data sets.
+
+The reference every factor model has to beat: ``mean + b_u + b_i`` fitted by alternating
+ridge regressions (each bias the damped mean of its residuals, ``sum / (count + lam)``), for a
+few damping strengths ``lam``. Pairs with an unknown id get the biases they have (zero for the
+unknown side). Same splits as ``python -m skcrossvae compare``. Prints one line per (data set,
+seed, lam) and writes them all to ``--output``.
+
+    python benchmarks/bias_only.py --data-home ../shared/datasets --datasets filmtrust ml-100k-u1
+"""
+
+import argparse
+import json
+
+import numpy as np
+
+from skcrossvae.experiments._compare import DATASETS
+
+DAMPING = (1.0, 3.0, 5.0, 10.0)
+SWEEPS = 30
+
+
+def fit_biases(users, items, ratings, n_users, n_items, damping):
+    mean = ratings.mean()
+    user_bias, item_bias = np.zeros(n_users), np.zeros(n_items)
+    user_count = np.bincount(users, minlength=n_users)
+    item_count = np.bincount(items, minlength=n_items)
+    for _ in range(SWEEPS):
+        item_bias = np.bincount(items, ratings - mean - user_bias[users], n_items) / (item_count + damping)
+        user_bias = np.bincount(users, ratings - mean - item_bias[items], n_users) / (user_count + damping)
+    return mean, user_bias, item_bias
+
+
+def bias_only_rmse(X_train, X_test, y_train, y_test, damping):
+    ids = [np.unique(np.concatenate([X_train[:, c], X_test[:, c]])) for c in (0, 1)]
+    train_codes = [np.searchsorted(ids[c], X_train[:, c]) for c in (0, 1)]
+    test_codes = [np.searchsorted(ids[c], X_test[:, c]) for c in (0, 1)]
+    mean, user_bias, item_bias = fit_biases(*train_codes, y_train, len(ids[0]), len(ids[1]), damping)
+    predictions = mean + user_bias[test_codes[0]] + item_bias[test_codes[1]]
+    predictions = np.clip(predictions, y_train.min(), y_train.max())
+    return float(np.sqrt(np.mean((predictions - y_test) ** 2)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--output", default="benchmarks/results/bias_only.jsonl")
+    args = parser.parse_args()
+    with open(args.output, "w") as output:
+        for dataset in args.datasets:
+            for seed in args.seeds:
+                split = DATASETS[dataset](args.data_home, seed)
+                for damping in DAMPING:
+                    row = dict(dataset=dataset, seed=seed, damping=damping,
+                               test_rmse=round(bias_only_rmse(*split, damping), 4))
+                    print(json.dumps(row), flush=True)
+                    output.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
