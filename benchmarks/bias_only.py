@@ -14,7 +14,9 @@ import json
 
 import numpy as np
 
+from skcrossvae._data import build_vocabulary, encode_ids
 from skcrossvae.experiments._compare import DATASETS
+from skcrossvae.metrics import rmse
 
 DAMPING = (1.0, 3.0, 5.0, 10.0)
 SWEEPS = 30
@@ -32,13 +34,13 @@ def fit_biases(users, items, ratings, n_users, n_items, damping):
 
 
 def bias_only_rmse(X_train, X_test, y_train, y_test, damping):
-    ids = [np.unique(np.concatenate([X_train[:, c], X_test[:, c]])) for c in (0, 1)]
-    train_codes = [np.searchsorted(ids[c], X_train[:, c]) for c in (0, 1)]
-    test_codes = [np.searchsorted(ids[c], X_test[:, c]) for c in (0, 1)]
-    mean, user_bias, item_bias = fit_biases(*train_codes, y_train, len(ids[0]), len(ids[1]), damping)
-    predictions = mean + user_bias[test_codes[0]] + item_bias[test_codes[1]]
-    predictions = np.clip(predictions, y_train.min(), y_train.max())
-    return float(np.sqrt(np.mean((predictions - y_test) ** 2)))
+    vocabularies, train_codes = zip(*(build_vocabulary(X_train[:, c]) for c in (0, 1)))
+    mean, *biases = fit_biases(*train_codes, y_train, *map(len, vocabularies), damping)
+    predictions = np.full(len(y_test), mean)
+    for column, (vocabulary, bias, name) in enumerate(zip(vocabularies, biases, ("user", "item"))):
+        codes, known = encode_ids(vocabulary, X_test[:, column], name)
+        predictions += np.where(known, bias[codes], 0.0)  # an unknown id has no bias
+    return rmse(y_test, np.clip(predictions, y_train.min(), y_train.max()))
 
 
 def main():

@@ -10,26 +10,18 @@ never used for the choice. Prints one JSON line per (setting, seed) and appends 
         '{"biases": false, "weight_averaging": 0.0}' '{"n_components": 10}'
 """
 
-import argparse
 import json
 
-import torch
-
+from _settings_runs import record, settings_parser, u1_split
 from skcrossvae import CrossFeedbackVAERegressor
-from skcrossvae.experiments._common import fit_and_score, movielens_split
+from skcrossvae.experiments._common import fit_and_score
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("settings", nargs="+", help="JSON objects of parameters, one fit each")
-    parser.add_argument("--data-home", default=None)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser = settings_parser(__doc__, "benchmarks/results/lever_search.jsonl")
     parser.add_argument("--base", default="{}", help="JSON parameters under every setting")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output", default="benchmarks/results/lever_search.jsonl")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    split = movielens_split(args.data_home, "u1")
+    split = u1_split(args)
     base = json.loads(args.base)
     for setting in args.settings:
         params = {**base, **json.loads(setting)}
@@ -40,9 +32,7 @@ def main():
                        test_rmse=round(scores["rmse"], 4), test_ndcg20=round(scores["ndcg20"], 4),
                        best_iteration=scores["best_iteration"], n_iter=scores["n_iter"],
                        fit_seconds=round(scores["fit_seconds"], 1), threads=args.threads)
-            print(json.dumps(row), flush=True)
-            with open(args.output, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            record(row, args.output)
 
 
 if __name__ == "__main__":

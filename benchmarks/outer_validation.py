@@ -10,28 +10,19 @@ and appends it to ``--output``.
         '{"refit": false}' '{"refit": true}'
 """
 
-import argparse
 import json
 import time
 
-import numpy as np
-import torch
 from sklearn.model_selection import train_test_split
 
+from _settings_runs import record, settings_parser, u1_split
 from skcrossvae import CrossFeedbackVAERegressor
-from skcrossvae.experiments._common import movielens_split
+from skcrossvae.metrics import rmse
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("settings", nargs="+", help="JSON objects of parameters, one fit each")
-    parser.add_argument("--data-home", default=None)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output", default="benchmarks/results/outer_validation.jsonl")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    split = movielens_split(args.data_home, "u1")
+    args = settings_parser(__doc__, "benchmarks/results/outer_validation.jsonl").parse_args()
+    split = u1_split(args)
     for setting in args.settings:
         params = json.loads(setting)
         for seed in args.seeds:
@@ -41,14 +32,12 @@ def main():
             started = time.perf_counter()
             model.fit(X_fit, y_fit)
             seconds = time.perf_counter() - started
-            held_out = float(np.sqrt(np.mean((model.predict(X_held) - y_held) ** 2)))
+            held_out = rmse(y_held, model.predict(X_held))
             row = dict(params=params, seed=seed, held_out_rmse=round(held_out, 4),
                        internal_validation_rmse=round(model.best_validation_score_, 4),
                        best_iteration=model.best_iteration_, fit_seconds=round(seconds, 1),
                        threads=args.threads)
-            print(json.dumps(row), flush=True)
-            with open(args.output, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            record(row, args.output)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 import copy
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from numbers import Integral, Real
 
 import numpy as np
@@ -434,13 +434,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         return tuple(sizes)
 
     def _trainer_settings(self):
-        """What the trainer reads, with the batch sizes resolved."""
-        return _TrainerSettings(
-            schedule=self.schedule, feedback=self.feedback, beta_user=self.beta_user,
-            beta_item=self.beta_item, user_batch_size=self.batch_sizes_[0],
-            item_batch_size=self.batch_sizes_[1], learning_rate=self.learning_rate,
-            input_dropout=self.input_dropout, weight_averaging=self.weight_averaging,
-        )
+        """What the trainer reads: the parameters of the same names, batch sizes resolved."""
+        values = {field.name: getattr(self, field.name) for field in fields(_TrainerSettings)}
+        values["user_batch_size"], values["item_batch_size"] = self.batch_sizes_
+        return _TrainerSettings(**values)
 
     def _make_module(self, generator, device):
         return CrossFeedbackVAE(self.n_users_, self.n_items_, self.attention_scopes_,

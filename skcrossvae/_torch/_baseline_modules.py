@@ -22,13 +22,13 @@ def _zero_parameter(shape, device):
     return nn.Parameter(torch.zeros(shape, device=device))
 
 
-
 def _factor_and_bias_tables(n_rows, n_components, init_std, generator, device):
     """Per-row factors ~ N(0, init_std^2) and biases starting at 0."""
     return nn.ParameterList([
         _normal_parameter((n_rows, n_components), init_std, generator, device),
         _zero_parameter(n_rows, device),
     ])
+
 
 class PairModule(nn.Module):
     """A scorer of (user, item) pairs whose per-user and per-item tables are listed apart.
