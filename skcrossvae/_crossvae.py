@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SHARED_PARAMETER_DOCS, BaseRatingEstimator
+from ._data import damped_biases
 from ._torch._crossvae import CrossFeedbackVAE
 from ._torch._crossvae_fit import CrossFeedbackTrainer
 from ._torch._device import as_tensor, make_generator, resolve_device
@@ -43,6 +44,23 @@ class _ModelConfig:
     def latent_dim(self):
         """Length of each latent vector: the K factors, then the bias when there is one."""
         return self.n_components + int(self.biases)
+
+
+@dataclass(frozen=True)
+class _Decoder:
+    """How the model's standardised scores map to ratings: ``offsets(u, i) + scale * score``."""
+
+    offset: float
+    user_offsets: np.ndarray
+    item_offsets: np.ndarray
+    scale: float
+
+    def offsets(self, users, items):
+        return self.offset + self.user_offsets[users] + self.item_offsets[items]
+
+    def standardise(self, table):
+        """The targets the decoder's dot product models for an encoded rating table."""
+        return (table.values - self.offsets(table.users, table.items)) / self.scale
 
 
 @dataclass(frozen=True)
@@ -131,9 +149,25 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         paper) or the posterior means (a steadier refresh).
 
     standardize : bool, default=True
-        Model ``(rating - mean) / std`` of the training ratings with the dot product, so that the
-        prior N(0, I) and the KL weights mean the same on every rating scale. False models the raw
-        ratings, as the paper writes it.
+        Model ``(rating - offset) / std`` with the dot product, ``offset`` being the mean training
+        rating (or the baseline predictor with ``baseline=True``) and ``std`` the standard
+        deviation of what it leaves, so that the prior N(0, I) and the KL weights mean the same
+        on every rating scale. False models the raw ratings (minus the baseline with
+        ``baseline=True``); ``standardize=False, baseline=False`` is the paper's decoder.
+
+    baseline : bool, default=True
+        Let the decoder's dot product model what baseline predictors ``mean + b_u + b_i`` leave
+        unexplained. The baseline biases are fitted in closed form before training, each the
+        damped mean of its residuals ``sum / (count + baseline_damping)`` (alternating
+        ridge regressions), and added back to every prediction; the encoders still read the raw
+        rating rows. An encoder sums a row's entries, which estimates a user's or an item's
+        offset poorly from a handful of ratings; a damped mean shrinks it towards zero by as much
+        as the row is short. It matters on sparse data. False: the model's own (encoded)
+        ``biases`` carry all of it, as in the paper.
+
+    baseline_damping : float, default=5.0
+        The damping ``lambda`` of the baseline biases: the number of ratings' worth of pull
+        towards a zero bias.
 
     input_dropout : float, default=0.0
         Share of the observed ratings hidden from both encoders at each training step: a hidden
@@ -221,6 +255,12 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         Posterior means of the biases (zeros with ``biases=False``).
     user_bias_variances_, item_bias_variances_ : ndarray
         Their posterior variances (zeros with ``biases=False``).
+    baseline_user_biases_, baseline_item_biases_ : ndarray of shape (n_users,) and (n_items,)
+        The baseline biases (zeros with ``baseline=False``), fitted on the ratings the kept model
+        trained on.
+    decoder_offset_, decoder_scale_ : float
+        Predictions are ``decoder_offset_ + baseline_user_biases_[u] + baseline_item_biases_[i]
+        + decoder_scale_ * score``, ``score`` being the model's dot product plus its biases.
     noise_variance_ : float
         Mean squared training residual, the rating noise part of the predictive variance.
     module_ : torch.nn.Module
@@ -256,10 +296,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     Choices where the paper is silent (each discussed in the documentation's model page):
 
     * The defaults are the configuration that scored best on validation data of MovieLens-100K
-      (the results page lists the measurements). Three of them add to the paper's model:
-      ``biases=True``, ``weight_averaging=0.99`` and ``refit=True``; one removes a part of it:
-      ``attention=None``. ``attention='auto', biases=False, weight_averaging=0.0, refit=False``
-      is the paper's full model exactly.
+      and FilmTrust (the results page lists the measurements). Four of them add to the paper's
+      model: ``baseline=True``, ``biases=True``, ``weight_averaging=0.99`` and ``refit=True``;
+      one removes a part of it: ``attention=None``. ``attention='auto', biases=False,
+      baseline=False, weight_averaging=0.0, refit=False`` is the paper's full model exactly.
 
     * The KL term of a user enters each (user batch, item batch) block divided by the number of
       item batches, and an item's by the number of user batches, so one iteration adds up to
@@ -269,8 +309,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     * The first cross-fed embeddings are drawn from the prior N(0, I); each block then writes the
       samples (``feedback='sample'``) of its rows for the next iteration.
     * Predictions use the posterior means of the final encoders fed with the last cross-fed
-      embeddings: ``mean + std * (mu_u . mu_v + b_u + b_v)`` (biases only with
-      ``biases=True``), clipped to ``rating_range_``. ``predict(X, return_std=True)`` adds the
+      embeddings: ``offset(u, v) + scale * (mu_u . mu_v + b_u + b_v)`` (``b`` only with
+      ``biases=True``; the offsets and the scale are described with ``decoder_offset_``), clipped to ``rating_range_``. ``predict(X, return_std=True)`` adds the
       variational variance of the dot product, ``sum_k (mu_u^2 s_v + mu_v^2 s_u + s_u s_v)``,
       the biases' variances and ``noise_variance_``.
     * Pairs with an unknown id get ``global_mean_`` plus the known side's fallback deviation.
@@ -310,6 +350,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         "biases": ["boolean"],
         "feedback": [StrOptions({"sample", "mean"})],
         "standardize": ["boolean"],
+        "baseline": ["boolean"],
+        "baseline_damping": [Interval(Real, 0, None, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_averaging": [Interval(Real, 0, 1, closed="left")],
         "refinement_passes": [Interval(Integral, 0, None, closed="left")],
@@ -340,6 +382,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         biases=True,
         feedback="sample",
         standardize=True,
+        baseline=True,
+        baseline_damping=5.0,
         input_dropout=0.0,
         weight_averaging=0.99,
         refinement_passes=0,
@@ -374,6 +418,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         self.biases = biases
         self.feedback = feedback
         self.standardize = standardize
+        self.baseline = baseline
+        self.baseline_damping = baseline_damping
         self.input_dropout = input_dropout
         self.weight_averaging = weight_averaging
         self.refinement_passes = refinement_passes
@@ -511,10 +557,9 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     def _train(self, train, valid, start, rng, generator, device, max_iter):
         """Run Algorithm 1 on ``train`` from ``start``; returns the trainer and its history."""
         module, feedback = start
-        offset, scale = self._decoder
         input_scale = max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
-        trainer = CrossFeedbackTrainer(module, train, self._trainer_settings(), input_scale, offset, scale,
-                                       rng, generator, device, feedback)
+        trainer = CrossFeedbackTrainer(module, train, self._trainer_settings(), input_scale,
+                                       self._fit_decoder(train), rng, generator, device, feedback)
 
         def validation_rmse():
             self._store_posteriors(trainer)
@@ -535,7 +580,23 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         """RMSE of the stored posteriors' predictions on an encoded rating table."""
         return float(np.sqrt(np.mean((self._predict_codes(table.users, table.items) - table.values) ** 2)))
 
+    def _fit_decoder(self, train):
+        """The decoder's offsets and scale, from the ratings a run trains on."""
+        if self.baseline:
+            offset, user_offsets, item_offsets = damped_biases(train, self.baseline_damping)
+        else:
+            offset = self.global_mean_ if self.standardize else 0.0
+            user_offsets, item_offsets = np.zeros(self.n_users_), np.zeros(self.n_items_)
+        decoder = _Decoder(offset, user_offsets, item_offsets, 1.0)
+        if self.standardize:
+            scale = float(np.std(decoder.standardise(train))) or 1.0
+            decoder = _Decoder(offset, user_offsets, item_offsets, scale)
+        return decoder
+
     def _store_posteriors(self, trainer):
+        decoder = trainer.decoder
+        self.decoder_offset_, self.decoder_scale_ = decoder.offset, decoder.scale
+        self.baseline_user_biases_, self.baseline_item_biases_ = decoder.user_offsets, decoder.item_offsets
         user_means, user_vars, item_means, item_vars = (
             tensor.cpu().double().numpy() for tensor in trainer.encode_all(self.refinement_passes)
         )
@@ -549,15 +610,14 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     # -------------------------------------------------------------- prediction
     @property
     def _decoder(self):
-        if self.standardize:
-            return self.global_mean_, self.rating_std_
-        return 0.0, 1.0
+        return _Decoder(self.decoder_offset_, self.baseline_user_biases_, self.baseline_item_biases_,
+                        self.decoder_scale_)
 
     def _predict_codes(self, users, items, return_std=False):
-        offset, scale = self._decoder
         mean_u, mean_v = self.user_embeddings_[users], self.item_embeddings_[items]
         standardised = np.einsum("ij,ij->i", mean_u, mean_v) + self.user_biases_[users] + self.item_biases_[items]
-        predictions = np.clip(offset + scale * standardised, *self.rating_range_)
+        decoder = self._decoder
+        predictions = np.clip(decoder.offsets(users, items) + decoder.scale * standardised, *self.rating_range_)
         if not return_std:
             return predictions
         var_u, var_v = self.user_variances_[users], self.item_variances_[items]
@@ -566,13 +626,13 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
             + np.einsum("ij,ij->i", var_u, var_v)
             + self.user_bias_variances_[users] + self.item_bias_variances_[items]
         )
-        return predictions, np.sqrt(scale**2 * variance + self.noise_variance_)
+        return predictions, np.sqrt(self.decoder_scale_**2 * variance + self.noise_variance_)
 
     def _score_items(self, users):
-        offset, scale = self._decoder
         standardised = self.user_embeddings_[users] @ self.item_embeddings_.T
         standardised += self.user_biases_[users, None] + self.item_biases_[None, :]
-        return offset + scale * standardised
+        decoder = self._decoder
+        return decoder.offsets(users[:, None], np.arange(self.n_items_)[None, :]) + decoder.scale * standardised
 
     def predict(self, X, return_std=False):
         """Predict ratings, optionally with the predictive standard deviation.

@@ -194,3 +194,26 @@ def validation_mask(table, fraction, rng):
         train_counts = np.bincount(codes[~mask], minlength=size)
         mask &= train_counts[codes] > 0
     return mask
+
+
+def damped_biases(table, damping, tol=1e-8, max_sweeps=100):
+    """Baseline predictors ``mean + b_u + b_i`` fitted by alternating ridge regressions.
+
+    Each bias is the damped mean of its row's residuals, ``sum / (count + damping)``, so a user or
+    item with few ratings keeps a bias near 0. Sweeps (items, then users) stop when no bias moves
+    by more than ``tol``. Returns the mean and the user and item biases (0 for codes with no
+    rating in ``table``).
+    """
+    mean = float(table.values.mean())
+    user_bias, item_bias = np.zeros(table.n_users), np.zeros(table.n_items)
+    user_count = np.bincount(table.users, minlength=table.n_users)
+    item_count = np.bincount(table.items, minlength=table.n_items)
+    for _ in range(max_sweeps):
+        previous = user_bias
+        residual = table.values - mean - user_bias[table.users]
+        item_bias = np.bincount(table.items, residual, table.n_items) / (item_count + damping)
+        residual = table.values - mean - item_bias[table.items]
+        user_bias = np.bincount(table.users, residual, table.n_users) / (user_count + damping)
+        if np.max(np.abs(user_bias - previous), initial=0.0) <= tol:
+            break
+    return mean, user_bias, item_bias

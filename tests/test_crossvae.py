@@ -14,6 +14,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import Pipeline
 
 from skcrossvae import CrossFeedbackVAERegressor
+from skcrossvae._data import RatingTable, damped_biases
 from skcrossvae.datasets import make_ratings
 from skcrossvae.testing import low_rank_tables, rating_tables
 
@@ -103,7 +104,8 @@ def toy():
     dict(attention="local"), dict(attention="global"), dict(attention=None),
     dict(attention_norm="ratio"), dict(latent_input="mean"), dict(cross_feedback=False, attention=None),
     dict(use_ratings=False), dict(schedule="alternating"), dict(feedback="mean"),
-    dict(standardize=False), dict(fusion_layer_sizes=(6, 5)), dict(hidden_layer_sizes=()),
+    dict(standardize=False), dict(baseline=False), dict(baseline=False, standardize=False),
+    dict(fusion_layer_sizes=(6, 5)), dict(hidden_layer_sizes=()),
 ])
 def test_every_variant_fits_and_predicts(toy, params):
     X, y = toy
@@ -127,6 +129,8 @@ def test_auto_attention_follows_the_documented_threshold():
     (dict(hidden_layer_sizes=(4, 0)), "positive integers"),
     (dict(attention="everywhere"), "attention"),
     (dict(learning_rate=0.0), "learning_rate"),
+    (dict(baseline_damping=-1.0), "baseline_damping"),
+    (dict(baseline="yes"), "baseline"),
     (dict(device="tpu"), "device"),
 ])
 def test_invalid_parameters_are_named(toy, params, message):
@@ -303,3 +307,50 @@ def test_fitted_batch_sizes_are_the_resolved_ones():
     X, y, _ = make_ratings(30, 20, n_ratings=300, random_state=0)
     model = CrossFeedbackVAERegressor(max_iter=1, early_stopping=False, item_batch_size=7, random_state=0)
     assert model.fit(X, y).batch_sizes_ == (250, 7)
+
+
+def _training_table(model, X, y):
+    """The model's encoding of (X, y) as a rating table."""
+    users = np.searchsorted(model.user_ids_, X[:, 0])
+    items = np.searchsorted(model.item_ids_, X[:, 1])
+    return RatingTable(users, items, y, model.n_users_, model.n_items_)
+
+
+def test_baseline_is_fitted_on_the_training_ratings_and_scales_the_residuals(toy):
+    X, y = toy
+    model = _fit(X, y, early_stopping=False, baseline_damping=3.0)
+    table = _training_table(model, X, y)
+    mean, user_bias, item_bias = damped_biases(table, 3.0)
+    assert model.decoder_offset_ == mean == model.global_mean_
+    np.testing.assert_allclose(model.baseline_user_biases_, user_bias)
+    np.testing.assert_allclose(model.baseline_item_biases_, item_bias)
+    residual = y - mean - user_bias[table.users] - item_bias[table.items]
+    assert model.decoder_scale_ == pytest.approx(residual.std())
+    # Predictions add the baseline back to the scaled score.
+    users, items = table.users, table.items
+    score = (np.einsum("ij,ij->i", model.user_embeddings_[users], model.item_embeddings_[items])
+             + model.user_biases_[users] + model.item_biases_[items])
+    expected = mean + user_bias[users] + item_bias[items] + model.decoder_scale_ * score
+    np.testing.assert_allclose(model.predict(X), np.clip(expected, *model.rating_range_))
+
+
+@pytest.mark.parametrize("standardize, offset, scale", [
+    (True, "global_mean_", "rating_std_"), (False, 0.0, 1.0),
+])
+def test_without_baseline_the_decoder_offset_is_global(toy, standardize, offset, scale):
+    X, y = toy
+    model = _fit(X, y, baseline=False, standardize=standardize)
+    assert not model.baseline_user_biases_.any() and not model.baseline_item_biases_.any()
+    assert model.decoder_offset_ == (getattr(model, offset) if isinstance(offset, str) else offset)
+    assert model.decoder_scale_ == (getattr(model, scale) if isinstance(scale, str) else scale)
+
+
+def test_the_refit_fits_its_baseline_on_every_rating(toy):
+    X, y = toy
+    validated = _fit(X, y, refit=False)
+    refitted = _fit(X, y, refit=True)
+    assert refitted.refitted_
+    everything = damped_biases(_training_table(refitted, X, y), refitted.baseline_damping)
+    np.testing.assert_allclose(refitted.baseline_item_biases_, everything[2])
+    # The validated model's baseline saw only the training part.
+    assert not np.allclose(validated.baseline_item_biases_, everything[2])

@@ -28,8 +28,8 @@ class CrossFeedbackTrainer:
         ``weight_averaging``.
     input_scale : float
         Ratings are divided by it before entering the observed-input layers.
-    target_offset, target_scale : float
-        The decoder models ``(rating - target_offset) / target_scale``.
+    decoder : object
+        Its ``standardise(table)`` gives the targets the dot product models for a rating table.
     rng : numpy RandomState
         Draws the batches and the order of the blocks.
     generator : torch.Generator
@@ -39,16 +39,15 @@ class CrossFeedbackTrainer:
         when None (Algorithm 1, line 2).
     """
 
-    def __init__(self, model, train, settings, input_scale, target_offset, target_scale,
+    def __init__(self, model, train, settings, input_scale, decoder,
                  rng, generator, device, feedback=None):
         self.model, self.settings, self.rng, self.generator = model, settings, rng, generator
         self.n_ratings = len(train)
         self.user_batches = partition(train.n_users, settings.user_batch_size, rng)
         self.item_batches = partition(train.n_items, settings.item_batch_size, rng)
-        self.input_scale, self.target_offset, self.target_scale = input_scale, target_offset, target_scale
-        self.device = device
+        self.input_scale, self.decoder, self.device = input_scale, decoder, device
         self.read_ratings(train)
-        targets = (train.values - target_offset) / target_scale
+        targets = decoder.standardise(train)
         self.blocks = None
         if settings.schedule == "nested":
             self.blocks = make_blocks(train.users, train.items, targets, self.user_batches,
@@ -68,7 +67,7 @@ class CrossFeedbackTrainer:
     def read_ratings(self, table):
         """Make the encoders read ``table``'s ratings (over the same row batches) from now on."""
         inputs = table.values / self.input_scale
-        targets = (table.values - self.target_offset) / self.target_scale
+        targets = self.decoder.standardise(table)
         self.user_side = side_batches(table.users, table.items, inputs, targets, table.n_users,
                                       self.user_batches, self.device)
         self.item_side = side_batches(table.items, table.users, inputs, targets, table.n_items,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from skcrossvae._crossvae import _ModelConfig
+from skcrossvae._crossvae import _Decoder, _ModelConfig
 from skcrossvae._data import RatingTable
 from skcrossvae._torch._crossvae import CrossFeedbackVAE
 from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer
@@ -32,8 +32,8 @@ def _trainer(table, schedule="nested", weight_averaging=0.0, input_dropout=0.0, 
                                input_dropout=input_dropout, weight_averaging=weight_averaging)
     generator = torch.Generator().manual_seed(seed)
     model = CrossFeedbackVAE(table.n_users, table.n_items, ("local", "local"), config, generator)
-    return CrossFeedbackTrainer(model, table, settings, 5.0, 3.0, 1.0, np.random.RandomState(seed),
-                                generator, CPU)
+    decoder = _Decoder(3.0, np.zeros(table.n_users), np.zeros(table.n_items), 1.0)
+    return CrossFeedbackTrainer(model, table, settings, 5.0, decoder, np.random.RandomState(seed), generator, CPU)
 
 
 @pytest.mark.parametrize("schedule", ["nested", "alternating"])

@@ -1,0 +1,47 @@
+"""Rating data handling: the baseline predictors shared by the decoder and the benchmarks."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skcrossvae._data import RatingTable, build_vocabulary, damped_biases
+from skcrossvae.testing import rating_tables
+
+
+def _encoded(X, y):
+    (user_ids, users), (item_ids, items) = build_vocabulary(X[:, 0]), build_vocabulary(X[:, 1])
+    return RatingTable(users, items, y, len(user_ids), len(item_ids))
+
+
+@settings(max_examples=50, deadline=None)
+@given(rating_tables(), st.floats(0.5, 20.0))
+def test_each_bias_is_the_damped_mean_of_its_residuals(table, damping):
+    ratings = _encoded(*table)
+    mean, user_bias, item_bias = damped_biases(ratings, damping)
+    assert mean == ratings.values.mean()
+    # The fixed point of the alternating ridge regressions, for users and for items.
+    residual = ratings.values - mean - item_bias[ratings.items]
+    expected_users = np.bincount(ratings.users, residual, ratings.n_users) / (
+        np.bincount(ratings.users, minlength=ratings.n_users) + damping)
+    residual = ratings.values - mean - user_bias[ratings.users]
+    expected_items = np.bincount(ratings.items, residual, ratings.n_items) / (
+        np.bincount(ratings.items, minlength=ratings.n_items) + damping)
+    np.testing.assert_allclose(user_bias, expected_users, atol=1e-6)
+    np.testing.assert_allclose(item_bias, expected_items, atol=1e-6)
+
+
+def test_damping_shrinks_the_biases_of_short_rows_most():
+    # Two users with the same ratings on average, one with 2 ratings, the other with 40.
+    users = np.r_[np.zeros(2, int), np.ones(40, int), np.full(40, 2)]
+    items = np.r_[np.arange(2), np.arange(40), np.arange(40)]
+    values = np.r_[np.full(2, 5.0), np.full(40, 5.0), np.full(40, 1.0)]
+    _, user_bias, _ = damped_biases(RatingTable(users, items, values, 3, 40), damping=5.0)
+    assert 0 < user_bias[0] < user_bias[1]
+    _, stronger, _ = damped_biases(RatingTable(users, items, values, 3, 40), damping=20.0)
+    assert 0 < stronger[0] < user_bias[0]
+
+
+def test_codes_without_ratings_get_a_zero_bias():
+    table = RatingTable(np.array([0, 0, 2]), np.array([0, 1, 1]), np.array([1.0, 2.0, 5.0]), 4, 3)
+    _, user_bias, item_bias = damped_biases(table, damping=1.0)
+    assert user_bias[1] == user_bias[3] == item_bias[2] == 0.0
