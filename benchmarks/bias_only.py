@@ -1,8 +1,9 @@
 """Test RMSE of a model of user and item biases only, on the comparison's data sets.
 
 The reference every factor model has to beat: ``mean + b_u + b_i`` fitted by alternating
-ridge regressions (each bias the damped mean of its residuals, ``sum / (count + lam)``), for a
-few damping strengths ``lam``. Pairs with an unknown id get the biases they have (zero for the
+ridge regressions (each bias the damped mean of its residuals, ``sum / (count + lam)``; the
+baseline predictors ``CrossFeedbackVAERegressor(baseline=True)`` builds on), for a few damping
+strengths ``lam``. Pairs with an unknown id get the biases they have (zero for the
 unknown side). Same splits as ``python -m skcrossvae compare``. Prints one line per (data set,
 seed, lam) and writes them all to ``--output``.
 
@@ -14,28 +15,16 @@ import json
 
 import numpy as np
 
-from skcrossvae._data import build_vocabulary, encode_ids
+from skcrossvae._data import RatingTable, build_vocabulary, damped_biases, encode_ids
 from skcrossvae.experiments._compare import DATASETS
 from skcrossvae.metrics import rmse
 
 DAMPING = (1.0, 3.0, 5.0, 10.0)
-SWEEPS = 30
-
-
-def fit_biases(users, items, ratings, n_users, n_items, damping):
-    mean = ratings.mean()
-    user_bias, item_bias = np.zeros(n_users), np.zeros(n_items)
-    user_count = np.bincount(users, minlength=n_users)
-    item_count = np.bincount(items, minlength=n_items)
-    for _ in range(SWEEPS):
-        item_bias = np.bincount(items, ratings - mean - user_bias[users], n_items) / (item_count + damping)
-        user_bias = np.bincount(users, ratings - mean - item_bias[items], n_users) / (user_count + damping)
-    return mean, user_bias, item_bias
 
 
 def bias_only_rmse(X_train, X_test, y_train, y_test, damping):
     vocabularies, train_codes = zip(*(build_vocabulary(X_train[:, c]) for c in (0, 1)))
-    mean, *biases = fit_biases(*train_codes, y_train, *map(len, vocabularies), damping)
+    mean, *biases = damped_biases(RatingTable(*train_codes, y_train, *map(len, vocabularies)), damping)
     predictions = np.full(len(y_test), mean)
     for column, (vocabulary, bias, name) in enumerate(zip(vocabularies, biases, ("user", "item"))):
         codes, known = encode_ids(vocabulary, X_test[:, column], name)
