@@ -2,7 +2,7 @@
 
 import copy
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,14 +17,24 @@ from ._torch._crossvae_fit import CrossFeedbackTrainer
 from ._torch._device import as_tensor, make_generator, resolve_device
 from ._torch._training import run_iterations
 
-#: With ``attention='auto'``, a side attends locally (to the rows' own rated entries) when its
-#: median number of ratings per row is at least this, globally otherwise (Section 3.4).
-AUTO_ATTENTION_MIN_RATINGS = 10
+#: A side (users or items) is sparse when its median number of ratings per row is below this.
+#: ``attention='auto'`` attends globally on a sparse side and locally (to the rows' own rated
+#: entries) otherwise (Section 3.4); ``baseline='auto'`` uses baseline predictors when a side is
+#: sparse.
+SPARSE_MEDIAN_RATINGS = 10
 
 #: ``batch_size='auto'``: batches of this many rows, or larger ones where a side would need more
 #: than ``AUTO_MAX_BATCHES`` of them.
 AUTO_MIN_BATCH_SIZE = 250
 AUTO_MAX_BATCHES = 10
+
+
+def _sparse_sides(train):
+    """Whether the users, and the items, are sparse (see ``SPARSE_MEDIAN_RATINGS``)."""
+    return tuple(
+        bool(np.median(np.bincount(codes, minlength=size)) < SPARSE_MEDIAN_RATINGS)
+        for codes, size in ((train.users, train.n_users), (train.items, train.n_items))
+    )
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     attention : {{'local', 'global', 'auto'}} or None, default=None
         Attention over the cross-fed embeddings. 'local': over the entries a row rated (Eq. 9-10);
         'global': over all rows of the other side; 'auto': local on a side whose median number
-        of ratings per row is at least {AUTO_ATTENTION_MIN_RATINGS}, global otherwise (the paper
+        of ratings per row is at least {SPARSE_MEDIAN_RATINGS}, global otherwise (the paper
         found local attention helps when ratings are abundant and harms when sparse); None: no
         attention. Attention needs ``cross_feedback=True``. The default is None because on
         MovieLens-100K the model without attention validated better (RMSE 0.902 against 0.908
@@ -150,20 +160,24 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
     standardize : bool, default=True
         Model ``(rating - offset) / std`` with the dot product, ``offset`` being the mean training
-        rating (or the baseline predictor with ``baseline=True``) and ``std`` the standard
-        deviation of what it leaves, so that the prior N(0, I) and the KL weights mean the same
-        on every rating scale. False models the raw ratings (minus the baseline with
-        ``baseline=True``); ``standardize=False, baseline=False`` is the paper's decoder.
+        rating (or the baseline predictor, when one is used) and ``std`` the standard deviation
+        of what it leaves, so that the prior N(0, I) and the KL weights mean the same on every
+        rating scale. False models the raw ratings (minus the baseline, when one is used);
+        ``standardize=False, baseline=False`` is the paper's decoder.
 
-    baseline : bool, default=True
+    baseline : bool or 'auto', default='auto'
         Let the decoder's dot product model what baseline predictors ``mean + b_u + b_i`` leave
         unexplained. The baseline biases are fitted in closed form before training, each the
         damped mean of its residuals ``sum / (count + baseline_damping)`` (alternating
         ridge regressions), and added back to every prediction; the encoders still read the raw
         rating rows. An encoder sums a row's entries, which estimates a user's or an item's
         offset poorly from a handful of ratings; a damped mean shrinks it towards zero by as much
-        as the row is short. It matters on sparse data. False: the model's own (encoded)
-        ``biases`` carry all of it, as in the paper.
+        as the row is short. False: the model's own (encoded) ``biases`` carry all of it, as in
+        the paper. 'auto' uses the baseline when users or items are sparse (median number of
+        ratings per row below {SPARSE_MEDIAN_RATINGS}): on FilmTrust and CiaoDVD it lowered the
+        test RMSE by 0.02 and 0.015, on MovieLens-100K (median 22 ratings per item) it raised it
+        by 0.0015 to 0.0066 on all five splits (means of three seeds). The choice made is
+        ``uses_baseline_``.
 
     baseline_damping : float, default=5.0
         The damping ``lambda`` of the baseline biases: the number of ratings' worth of pull
@@ -255,8 +269,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         Posterior means of the biases (zeros with ``biases=False``).
     user_bias_variances_, item_bias_variances_ : ndarray
         Their posterior variances (zeros with ``biases=False``).
+    uses_baseline_ : bool
+        Whether the decoder uses baseline predictors, after resolving ``baseline='auto'``.
     baseline_user_biases_, baseline_item_biases_ : ndarray of shape (n_users,) and (n_items,)
-        The baseline biases (zeros with ``baseline=False``), fitted on the ratings the kept model
+        The baseline biases (zeros without a baseline), fitted on the ratings the kept model
         trained on.
     decoder_offset_, decoder_scale_ : float
         Predictions are ``decoder_offset_ + baseline_user_biases_[u] + baseline_item_biases_[i]
@@ -297,9 +313,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
     * The defaults are the configuration that scored best on validation data of MovieLens-100K
       and FilmTrust (the results page lists the measurements). Four of them add to the paper's
-      model: ``baseline=True``, ``biases=True``, ``weight_averaging=0.99`` and ``refit=True``;
-      one removes a part of it: ``attention=None``. ``attention='auto', biases=False,
-      baseline=False, weight_averaging=0.0, refit=False`` is the paper's full model exactly.
+      model: ``baseline='auto'`` (on sparse data), ``biases=True``, ``weight_averaging=0.99``
+      and ``refit=True``; one removes a part of it: ``attention=None``. ``attention='auto',
+      biases=False, baseline=False, weight_averaging=0.0, refit=False`` is the paper's full
+      model exactly.
 
     * The KL term of a user enters each (user batch, item batch) block divided by the number of
       item batches, and an item's by the number of user batches, so one iteration adds up to
@@ -310,9 +327,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
       samples (``feedback='sample'``) of its rows for the next iteration.
     * Predictions use the posterior means of the final encoders fed with the last cross-fed
       embeddings: ``offset(u, v) + scale * (mu_u . mu_v + b_u + b_v)`` (``b`` only with
-      ``biases=True``; the offsets and the scale are described with ``decoder_offset_``), clipped to ``rating_range_``. ``predict(X, return_std=True)`` adds the
-      variational variance of the dot product, ``sum_k (mu_u^2 s_v + mu_v^2 s_u + s_u s_v)``,
-      the biases' variances and ``noise_variance_``.
+      ``biases=True``; the offsets and the scale are described with ``decoder_offset_``),
+      clipped to ``rating_range_``. ``predict(X, return_std=True)`` adds the variational
+      variance of the dot product, ``sum_k (mu_u^2 s_v + mu_v^2 s_u + s_u s_v)``, the biases'
+      variances and ``noise_variance_``.
     * Pairs with an unknown id get ``global_mean_`` plus the known side's fallback deviation.
 
     References
@@ -350,7 +368,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         "biases": ["boolean"],
         "feedback": [StrOptions({"sample", "mean"})],
         "standardize": ["boolean"],
-        "baseline": ["boolean"],
+        "baseline": ["boolean", StrOptions({"auto"})],
         "baseline_damping": [Interval(Real, 0, None, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_averaging": [Interval(Real, 0, 1, closed="left")],
@@ -382,7 +400,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         biases=True,
         feedback="sample",
         standardize=True,
-        baseline=True,
+        baseline="auto",
         baseline_damping=5.0,
         input_dropout=0.0,
         weight_averaging=0.99,
@@ -462,14 +480,13 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
             biases=self.biases,
         )
 
-    def _resolve_attention(self, train):
+    def _resolve_attention(self, sparse_sides):
         if self.attention != "auto":
             return (self.attention, self.attention)
-        scopes = []
-        for codes, size in ((train.users, train.n_users), (train.items, train.n_items)):
-            median = np.median(np.bincount(codes, minlength=size))
-            scopes.append("local" if median >= AUTO_ATTENTION_MIN_RATINGS else "global")
-        return tuple(scopes)
+        return tuple("global" if sparse else "local" for sparse in sparse_sides)
+
+    def _resolve_baseline(self, sparse_sides):
+        return any(sparse_sides) if self.baseline == "auto" else self.baseline
 
     def _resolve_batch_sizes(self, train):
         sizes = []
@@ -497,7 +514,10 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         generator = make_generator(rng, device)
         self.device_ = str(device)
         if not incremental:
-            self.attention_scopes_ = self._resolve_attention(train)
+            # A warm start keeps the first fit's choices, which its networks were trained for.
+            sparse_sides = _sparse_sides(train)
+            self.attention_scopes_ = self._resolve_attention(sparse_sides)
+            self.uses_baseline_ = self._resolve_baseline(sparse_sides)
         self.batch_sizes_ = self._resolve_batch_sizes(train)
         # The starting point (fresh or warm), kept for the refit, which starts from it again.
         start = self._starting_point(generator, device, incremental)
@@ -582,15 +602,14 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
     def _fit_decoder(self, train):
         """The decoder's offsets and scale, from the ratings a run trains on."""
-        if self.baseline:
-            offset, user_offsets, item_offsets = damped_biases(train, self.baseline_damping)
-        else:
-            offset = self.global_mean_ if self.standardize else 0.0
-            user_offsets, item_offsets = np.zeros(self.n_users_), np.zeros(self.n_items_)
-        decoder = _Decoder(offset, user_offsets, item_offsets, 1.0)
+        if not self.uses_baseline_:
+            zeros = np.zeros(self.n_users_), np.zeros(self.n_items_)
+            if self.standardize:
+                return _Decoder(self.global_mean_, *zeros, self.rating_std_)
+            return _Decoder(0.0, *zeros, 1.0)
+        decoder = _Decoder(*damped_biases(train, self.baseline_damping), 1.0)
         if self.standardize:
-            scale = float(np.std(decoder.standardise(train))) or 1.0
-            decoder = _Decoder(offset, user_offsets, item_offsets, scale)
+            decoder = replace(decoder, scale=float(np.std(decoder.standardise(train))) or 1.0)
         return decoder
 
     def _store_posteriors(self, trainer):
@@ -617,7 +636,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         mean_u, mean_v = self.user_embeddings_[users], self.item_embeddings_[items]
         standardised = np.einsum("ij,ij->i", mean_u, mean_v) + self.user_biases_[users] + self.item_biases_[items]
         decoder = self._decoder
-        predictions = np.clip(decoder.offsets(users, items) + decoder.scale * standardised, *self.rating_range_)
+        predictions = np.clip(decoder.offsets(users, items) + decoder.scale * standardised,
+                              *self.rating_range_)
         if not return_std:
             return predictions
         var_u, var_v = self.user_variances_[users], self.item_variances_[items]
@@ -632,7 +652,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         standardised = self.user_embeddings_[users] @ self.item_embeddings_.T
         standardised += self.user_biases_[users, None] + self.item_biases_[None, :]
         decoder = self._decoder
-        return decoder.offsets(users[:, None], np.arange(self.n_items_)[None, :]) + decoder.scale * standardised
+        offsets = decoder.offsets(users[:, None], np.arange(self.n_items_)[None, :])
+        return offsets + decoder.scale * standardised
 
     def predict(self, X, return_std=False):
         """Predict ratings, optionally with the predictive standard deviation.
