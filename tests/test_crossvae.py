@@ -331,8 +331,7 @@ def test_fitted_batch_sizes_are_the_resolved_ones():
 
 def _training_table(model, X, y):
     """The model's encoding of (X, y) as a rating table."""
-    users = np.searchsorted(model.user_ids_, X[:, 0])
-    items = np.searchsorted(model.item_ids_, X[:, 1])
+    (users, _), (items, _) = model._encode_known((X[:, 0], X[:, 1]))
     return RatingTable(users, items, y, model.n_users_, model.n_items_)
 
 

@@ -46,8 +46,8 @@ class CrossFeedbackTrainer:
         self.user_batches = partition(train.n_users, settings.user_batch_size, rng)
         self.item_batches = partition(train.n_items, settings.item_batch_size, rng)
         self.input_scale, self.decoder, self.device = input_scale, decoder, device
-        self.read_ratings(train)
         targets = decoder.standardise(train)
+        self._read(train, targets)
         self.blocks = None
         if settings.schedule == "nested":
             self.blocks = make_blocks(train.users, train.items, targets, self.user_batches,
@@ -66,8 +66,10 @@ class CrossFeedbackTrainer:
 
     def read_ratings(self, table):
         """Make the encoders read ``table``'s ratings (over the same row batches) from now on."""
+        self._read(table, self.decoder.standardise(table))
+
+    def _read(self, table, targets):
         inputs = table.values / self.input_scale
-        targets = self.decoder.standardise(table)
         self.user_side = side_batches(table.users, table.items, inputs, targets, table.n_users,
                                       self.user_batches, self.device)
         self.item_side = side_batches(table.items, table.users, inputs, targets, table.n_items,

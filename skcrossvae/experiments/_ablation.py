@@ -24,7 +24,8 @@ COMPONENTS = [
 #: the paper's value), or on where the defaults leave it off on ML-100K (``baseline='auto'``
 #: uses no baseline there); the first switches all of them.
 LEVERS = [
-    ("paper's model", dict(attention="auto", biases=False, baseline=False, weight_averaging=0.0, refit=False)),
+    ("paper's model",
+     dict(attention="auto", biases=False, baseline=False, weight_averaging=0.0, refit=False)),
     ("with the paper's attention", dict(attention="auto")),
     ("without biases", dict(biases=False)),
     ("with baseline predictors", dict(baseline=True)),
