@@ -34,7 +34,10 @@ _FALLBACK_DAMPING = 5.0
 _RECOMMEND_BATCH = 1024
 _MIN_RATINGS = 2
 
-SHARED_PARAMETER_DOCS = """
+
+def shared_parameter_docs(n_iter_no_change=10):
+    """Docs of the parameters every estimator shares, with the estimator's own defaults."""
+    return f"""
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the training ratings, score the validation RMSE after
         every iteration, stop after ``n_iter_no_change`` iterations without an improvement of at
@@ -45,13 +48,13 @@ SHARED_PARAMETER_DOCS = """
         Share of the training ratings held out for early stopping. Ratings are drawn at random,
         but a user or item is never left without a training rating.
 
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default={n_iter_no_change}
         Patience of the stopping rule, in iterations.
 
     tol : float, default=1e-4
         Smallest improvement that counts for the stopping rule.
 
-    handle_unknown : {'mean', 'error'}, default='mean'
+    handle_unknown : {{'mean', 'error'}}, default='mean'
         What ``predict`` and ``recommend`` do with ids unseen during ``fit``. ``'mean'`` predicts
         the global mean plus the damped mean deviation of the known side (the global mean alone
         when both are unknown) and never raises; ``'error'`` raises a ``ValueError`` naming the
@@ -64,6 +67,9 @@ SHARED_PARAMETER_DOCS = """
     verbose : int, default=0
         Print one progress line per iteration (loss, validation RMSE, seconds, ETA) when > 0.
 """
+
+
+SHARED_PARAMETER_DOCS = shared_parameter_docs()
 
 
 def _known_mask_message(raw_ids, known, name):

@@ -111,7 +111,9 @@ def test_every_variant_fits_and_predicts(toy, params):
     X, y = toy
     model = _fit(X, y, **params)
     assert np.isfinite(model.predict(X)).all()
-    assert model.user_embeddings_.shape == (model.n_users_, TOY["n_components"])
+    # refit='average' keeps the validated and the refit run's embeddings side by side.
+    n_runs = 2 if model.refitted_ else 1
+    assert model.user_embeddings_.shape == (model.n_users_, n_runs * TOY["n_components"])
 
 
 def _sparse_items_table():
@@ -151,6 +153,7 @@ def test_auto_attention_follows_the_documented_threshold():
     (dict(learning_rate=0.0), "learning_rate"),
     (dict(baseline_damping=-1.0), "baseline_damping"),
     (dict(baseline="yes"), "baseline"),
+    (dict(refit="median"), "refit"),
     (dict(device="tpu"), "device"),
 ])
 def test_invalid_parameters_are_named(toy, params, message):
@@ -275,6 +278,32 @@ def test_refit_trains_again_on_every_rating_for_the_chosen_iterations(low_rank_t
     assert not np.allclose(refitted.predict(X), plain.predict(X))
 
 
+@pytest.mark.parametrize("baseline", [False, True])
+def test_refit_average_predicts_the_mean_of_the_validated_and_the_refit_model(low_rank_toy, baseline):
+    X, y = low_rank_toy
+    learning = dict(RECOVERY, early_stopping=True, max_iter=100, n_iter_no_change=5, baseline=baseline)
+    validated, refitted, averaged = (_fit(X, y, **learning, refit=refit) for refit in (False, True, "average"))
+    assert refitted.refitted_ and averaged.refitted_
+    assert averaged.user_embeddings_.shape == (averaged.n_users_, 2 * TOY["n_components"])
+    assert averaged.best_iteration_ == validated.best_iteration_
+    pairs = np.array([[u, i] for u in range(40) for i in range(30)])
+    (mean_a, std_a), (mean_b, std_b), (mean, std) = (
+        model.predict(pairs, return_std=True) for model in (validated, refitted, averaged)
+    )
+    low, high = averaged.rating_range_
+    inside = (np.minimum(mean_a, mean_b) > low) & (np.maximum(mean_a, mean_b) < high)
+    assert inside.mean() > 0.9
+    np.testing.assert_allclose(mean[inside], (mean_a + mean_b)[inside] / 2, atol=1e-9)
+    # The variance of the model part is that of the average of two independent predictions.
+    np.testing.assert_allclose(
+        std**2 - averaged.noise_variance_,
+        (std_a**2 - validated.noise_variance_ + std_b**2 - refitted.noise_variance_) / 4, atol=1e-9,
+    )
+    # The offsets average the two runs' (a baseline fitted on the training part and on all ratings).
+    np.testing.assert_allclose(averaged.baseline_user_biases_,
+                               (validated.baseline_user_biases_ + refitted.baseline_user_biases_) / 2)
+
+
 def test_refit_without_early_stopping_trains_once(toy, monkeypatch):
     X, y = toy
     runs = _record_training_runs(monkeypatch)
@@ -293,7 +322,8 @@ def test_refit_of_a_warm_start_starts_from_the_warm_weights(toy, monkeypatch):
     torch.testing.assert_close(first_start, second_start)
 
 
-def test_a_refit_that_fits_the_validation_ratings_worse_is_discarded(toy, monkeypatch):
+@pytest.mark.parametrize("refit", [True, "average"])
+def test_a_refit_that_fits_the_validation_ratings_worse_is_discarded(toy, monkeypatch, refit):
     X, y = toy
     validated = _fit(X, y, refit=False)
     train = CrossFeedbackVAERegressor._train
@@ -308,7 +338,7 @@ def test_a_refit_that_fits_the_validation_ratings_worse_is_discarded(toy, monkey
 
     monkeypatch.setattr(CrossFeedbackVAERegressor, "_train", astray)
     with pytest.warns(ConvergenceWarning, match="keeping the validated model"):
-        kept = CrossFeedbackVAERegressor(**TOY).fit(X, y)
+        kept = CrossFeedbackVAERegressor(**TOY, refit=refit).fit(X, y)
     assert not kept.refitted_
     np.testing.assert_allclose(kept.predict(X), validated.predict(X))
 

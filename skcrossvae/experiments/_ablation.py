@@ -21,8 +21,9 @@ COMPONENTS = [
 ]
 
 #: This package's additions to the paper's model: each row switches one of them off (or back to
-#: the paper's value), or on where the defaults leave it off on ML-100K (``baseline='auto'``
-#: uses no baseline there); the first switches all of them.
+#: the paper's value), on where the defaults leave it off on ML-100K (``baseline='auto'`` uses no
+#: baseline there), or to its previous default (the refit alone, the step size and patience of
+#: before ``learning_rate=1e-3``); the first switches all of them.
 LEVERS = [
     ("paper's model",
      dict(attention="auto", biases=False, baseline=False, weight_averaging=0.0, refit=False)),
@@ -30,7 +31,9 @@ LEVERS = [
     ("without biases", dict(biases=False)),
     ("with baseline predictors", dict(baseline=True)),
     ("without weight averaging", dict(weight_averaging=0.0)),
+    ("refit model alone", dict(refit=True)),
     ("without refit", dict(refit=False)),
+    ("learning rate 3e-3, patience 10", dict(learning_rate=3e-3, n_iter_no_change=10)),
 ]
 
 
