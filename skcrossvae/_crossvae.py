@@ -95,6 +95,13 @@ def _check_layer_sizes(value, name):
     return tuple(int(s) for s in sizes)
 
 
+def _side_by_side(runs):
+    """The runs' factors (and variances) concatenated, their biases (and variances) summed."""
+    factors, variances, biases, bias_variances = zip(*runs)
+    return (np.concatenate(factors, axis=1), np.concatenate(variances, axis=1),
+            np.sum(biases, axis=0), np.sum(bias_variances, axis=0))
+
+
 class CrossFeedbackVAERegressor(BaseRatingEstimator):
     __doc__ = f"""Bayesian matrix factorisation with cross-feedback VAE encoders (Jin et al.).
 
@@ -640,25 +647,28 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
                              for name in ("offset", "user_offsets", "item_offsets", "scale")))
         self.decoder_offset_, self.decoder_scale_ = float(decoder.offset), float(decoder.scale)
         self.baseline_user_biases_, self.baseline_item_biases_ = decoder.user_offsets, decoder.item_offsets
-        k = self.n_components
-        runs = []
+        user_runs, item_runs = [], []
         for trainer in trainers:
             weight = trainer.decoder.scale / (decoder.scale * len(trainers))
             user_means, user_vars, item_means, item_vars = (
                 tensor.cpu().double().numpy() for tensor in trainer.encode_all(self.refinement_passes)
             )
-            runs.append([
-                user_means[:, :k] * weight**0.5, user_vars[:, :k] * weight,
-                item_means[:, :k] * weight**0.5, item_vars[:, :k] * weight,
-                *(array[:, k] * factor if self.biases else np.zeros(len(array))
-                  for array, factor in ((user_means, weight), (user_vars, weight**2),
-                                        (item_means, weight), (item_vars, weight**2))),
-            ])
-        parts = list(zip(*runs))
-        (self.user_embeddings_, self.user_variances_, self.item_embeddings_,
-         self.item_variances_) = (np.concatenate(part, axis=1) for part in parts[:4])
-        (self.user_biases_, self.user_bias_variances_, self.item_biases_,
-         self.item_bias_variances_) = (np.sum(part, axis=0) for part in parts[4:])
+            user_runs.append(self._weighted_side(user_means, user_vars, weight))
+            item_runs.append(self._weighted_side(item_means, item_vars, weight))
+        (self.user_embeddings_, self.user_variances_, self.user_biases_,
+         self.user_bias_variances_) = _side_by_side(user_runs)
+        (self.item_embeddings_, self.item_variances_, self.item_biases_,
+         self.item_bias_variances_) = _side_by_side(item_runs)
+
+    def _weighted_side(self, means, variances, weight):
+        """One side's (factors, their variances, biases, their variances) of a run, the factors
+        scaled by ``sqrt(weight)`` and the biases by ``weight`` (zeros with ``biases=False``)."""
+        k = self.n_components
+        factors = means[:, :k] * weight**0.5, variances[:, :k] * weight
+        if not self.biases:
+            zeros = np.zeros(len(means))
+            return (*factors, zeros, zeros)
+        return (*factors, means[:, k] * weight, variances[:, k] * weight**2)
 
     # -------------------------------------------------------------- prediction
     @property

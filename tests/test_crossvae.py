@@ -278,10 +278,10 @@ def test_refit_trains_again_on_every_rating_for_the_chosen_iterations(low_rank_t
     assert not np.allclose(refitted.predict(X), plain.predict(X))
 
 
-@pytest.mark.parametrize("baseline", [False, True])
-def test_refit_average_predicts_the_mean_of_the_validated_and_the_refit_model(low_rank_toy, baseline):
+@pytest.mark.parametrize("params", [dict(baseline=False), dict(baseline=True), dict(biases=False)])
+def test_refit_average_predicts_the_mean_of_the_validated_and_the_refit_model(low_rank_toy, params):
     X, y = low_rank_toy
-    learning = dict(RECOVERY, early_stopping=True, max_iter=100, n_iter_no_change=5, baseline=baseline)
+    learning = dict(RECOVERY, early_stopping=True, max_iter=100, n_iter_no_change=5, **params)
     validated, refitted, averaged = (_fit(X, y, **learning, refit=refit) for refit in (False, True, "average"))
     assert refitted.refitted_ and averaged.refitted_
     assert averaged.user_embeddings_.shape == (averaged.n_users_, 2 * TOY["n_components"])
