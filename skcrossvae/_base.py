@@ -69,9 +69,6 @@ def shared_parameter_docs(n_iter_no_change=10):
 """
 
 
-SHARED_PARAMETER_DOCS = shared_parameter_docs()
-
-
 def _known_mask_message(raw_ids, known, name):
     unknown = np.unique(raw_ids[~known])
     return f"{len(unknown)} unknown {name} id(s) {_listing(unknown)}"

@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._base import SHARED_PARAMETER_DOCS
+from .._base import shared_parameter_docs
 from .._crossvae import _check_layer_sizes
 from .._torch._baseline_modules import RowAutoencoder
 from ._common import (
@@ -53,7 +53,7 @@ class AutoRecRegressor(RowAutoencoderBaseline):
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the rows).
-    {SHARED_PARAMETER_DOCS}{TORCH_PARAMETER_DOCS}
+    {shared_parameter_docs()}{TORCH_PARAMETER_DOCS}
     Attributes
     ----------{BASE_ATTRIBUTE_DOCS}{TORCH_ATTRIBUTE_DOCS}
     row_codes_ : ndarray of shape (n_rows, width)

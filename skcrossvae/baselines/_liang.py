@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval
 
-from .._base import SHARED_PARAMETER_DOCS
+from .._base import shared_parameter_docs
 from .._crossvae import _check_layer_sizes
 from .._torch._baseline_modules import RowAutoencoder
 from ._common import (
@@ -87,7 +87,7 @@ class MultDAERegressor(_LiangAutoencoder):
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the users).
-    {SHARED_PARAMETER_DOCS}{TORCH_PARAMETER_DOCS}
+    {shared_parameter_docs()}{TORCH_PARAMETER_DOCS}
     Attributes
     ----------{BASE_ATTRIBUTE_DOCS}{TORCH_ATTRIBUTE_DOCS}{_ROW_ATTRIBUTE_DOCS}
     See Also
@@ -184,7 +184,7 @@ class MultVAERegressor(_LiangAutoencoder):
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the users).
-    {SHARED_PARAMETER_DOCS}{TORCH_PARAMETER_DOCS}
+    {shared_parameter_docs()}{TORCH_PARAMETER_DOCS}
     Attributes
     ----------{BASE_ATTRIBUTE_DOCS}{TORCH_ATTRIBUTE_DOCS}{_ROW_ATTRIBUTE_DOCS}    n_updates_ : int
         Adam steps taken so far (they set the annealed KL weight).

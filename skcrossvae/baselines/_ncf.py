@@ -4,7 +4,7 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval
 
-from .._base import SHARED_PARAMETER_DOCS
+from .._base import shared_parameter_docs
 from .._crossvae import _check_layer_sizes
 from .._torch._baseline_modules import NeuMF
 from ._common import (
@@ -51,7 +51,7 @@ class NCFRegressor(PairBaseline):
 
     max_iter : int, default=100
         Maximum number of epochs (passes over the training ratings).
-    {SHARED_PARAMETER_DOCS}{TORCH_PARAMETER_DOCS}
+    {shared_parameter_docs()}{TORCH_PARAMETER_DOCS}
     Attributes
     ----------{BASE_ATTRIBUTE_DOCS}{TORCH_ATTRIBUTE_DOCS}
     See Also
