@@ -136,6 +136,20 @@ def test_auto_baseline_is_used_when_a_side_is_sparse(toy, baseline, expected):
     assert dense.uses_baseline_ is (baseline is True)
 
 
+@pytest.mark.parametrize("input_dropout, dense_rate, sparse_rate",
+                         [("auto", 0.5, 0.0), (0.25, 0.25, 0.25), (0.0, 0.0, 0.0)])
+def test_auto_input_dropout_hides_ratings_only_on_dense_data(toy, input_dropout, dense_rate,
+                                                              sparse_rate):
+    dense = _fit(*toy, input_dropout=input_dropout, early_stopping=False)
+    sparse = _fit(*_sparse_items_table(), input_dropout=input_dropout, early_stopping=False)
+    assert (dense.input_dropout_, sparse.input_dropout_) == (dense_rate, sparse_rate)
+    # The resolved share is what the trainer hid: 'auto' on dense data fits as 0.5 does.
+    if input_dropout == "auto":
+        explicit = _fit(*toy, input_dropout=0.5, early_stopping=False)
+        np.testing.assert_array_equal(dense.predict(toy[0]), explicit.predict(toy[0]))
+        assert dense.get_params()["input_dropout"] == "auto"
+
+
 def test_auto_attention_follows_the_documented_threshold():
     rng = np.random.RandomState(0)
     users, items = np.nonzero(rng.rand(40, 100) < 0.15)  # ~15 ratings per user, ~6 per item

@@ -21,15 +21,18 @@ COMPONENTS = [
 ]
 
 #: This package's additions to the paper's model: each row switches one of them off (or back to
-#: the paper's value), on where the defaults leave it off on ML-100K (``baseline='auto'`` uses no
-#: baseline there), or to its previous default (the refit alone, the step size and patience of
-#: before ``learning_rate=1e-3``); the first switches all of them.
+#: the paper's value: ``input_dropout='auto'`` hides half the ratings on ML-100K), on where the
+#: defaults leave it off on ML-100K (``baseline='auto'`` uses no baseline there), or to its
+#: previous default (the refit alone, the step size and patience of before
+#: ``learning_rate=1e-3``); the first switches all of them.
 LEVERS = [
     ("paper's model",
-     dict(attention="auto", biases=False, baseline=False, weight_averaging=0.0, refit=False)),
+     dict(attention="auto", biases=False, baseline=False, input_dropout=0.0, weight_averaging=0.0,
+          refit=False)),
     ("with the paper's attention", dict(attention="auto")),
     ("without biases", dict(biases=False)),
     ("with baseline predictors", dict(baseline=True)),
+    ("without input dropout", dict(input_dropout=0.0)),
     ("without weight averaging", dict(weight_averaging=0.0)),
     ("refit model alone", dict(refit=True)),
     ("without refit", dict(refit=False)),
