@@ -298,7 +298,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         Whether the decoder uses baseline predictors, after resolving ``baseline='auto'``.
     input_dropout_ : float
         The share of ratings hidden from the encoders in training, after resolving
-        ``input_dropout='auto'``.
+        ``input_dropout='auto'`` on the ratings of the last fit (a warm start too).
     baseline_user_biases_, baseline_item_biases_ : ndarray of shape (n_users,) and (n_items,)
         The baseline biases (zeros without a baseline), fitted on the ratings the kept model
         trained on (the average of both runs' with ``refit='average'``).
@@ -548,12 +548,13 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         device = resolve_device(self.device)
         generator = make_generator(rng, device)
         self.device_ = str(device)
+        sparse_sides = _sparse_sides(train)
         if not incremental:
             # A warm start keeps the first fit's choices, which its networks were trained for.
-            sparse_sides = _sparse_sides(train)
             self.attention_scopes_ = self._resolve_attention(sparse_sides)
             self.uses_baseline_ = self._resolve_baseline(sparse_sides)
-            self.input_dropout_ = self._resolve_input_dropout(sparse_sides)
+        # A training setting, not part of the networks: every fit, warm or not, uses its own.
+        self.input_dropout_ = self._resolve_input_dropout(sparse_sides)
         self.batch_sizes_ = self._resolve_batch_sizes(train)
         # The starting point (fresh or warm), kept for the refit, which starts from it again.
         start = self._starting_point(generator, device, incremental)

@@ -143,11 +143,16 @@ def test_auto_input_dropout_hides_ratings_only_on_dense_data(toy, input_dropout,
     dense = _fit(*toy, input_dropout=input_dropout, early_stopping=False)
     sparse = _fit(*_sparse_items_table(), input_dropout=input_dropout, early_stopping=False)
     assert (dense.input_dropout_, sparse.input_dropout_) == (dense_rate, sparse_rate)
+    assert dense.get_params()["input_dropout"] == input_dropout
     # The resolved share is what the trainer hid: 'auto' on dense data fits as 0.5 does.
     if input_dropout == "auto":
         explicit = _fit(*toy, input_dropout=0.5, early_stopping=False)
         np.testing.assert_array_equal(dense.predict(toy[0]), explicit.predict(toy[0]))
-        assert dense.get_params()["input_dropout"] == "auto"
+    # A warm start trains with the share it is given now.
+    dense.set_params(warm_start=True, input_dropout=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert dense.fit(*toy).input_dropout_ == 0.1
 
 
 def test_auto_attention_follows_the_documented_threshold():
