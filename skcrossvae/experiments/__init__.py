@@ -18,6 +18,7 @@ convergence
 compare
     Test RMSE of the main estimator against baselines on ML-100K u1-u5, FilmTrust and CiaoDVD.
 
-The commands that fit share :func:`~skcrossvae.experiments._common.score_over_seeds`; every
+The commands that fit share :func:`~skcrossvae.experiments._common.score_configurations`, which
+runs every (configuration, seed) fit as a joblib task (``--n-jobs N`` at a time); every
 ``--output`` file is strict JSON (NaN written as null) with the time of measurement.
 """

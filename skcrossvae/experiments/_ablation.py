@@ -5,7 +5,7 @@ from ._common import (
     Table,
     format_mean_std,
     movielens_split,
-    score_over_seeds,
+    score_configurations,
     seeded,
     summarise,
     write_json,
@@ -45,7 +45,8 @@ def _parameter_key(params):
     return repr(sorted(CrossFeedbackVAERegressor(**params).get_params().items()))
 
 
-def run_ablation(data_home=None, seeds=(0, 1, 2), extra_params=None, output=None, split=None):
+def run_ablation(data_home=None, seeds=(0, 1, 2), extra_params=None, output=None, split=None,
+                 n_jobs=None):
     """Fit each ablation row on ``u1.base``, score ``u1.test``, print both tables and save them.
 
     The first table removes the paper's components from the default model (:data:`COMPONENTS`),
@@ -65,6 +66,9 @@ def run_ablation(data_home=None, seeds=(0, 1, 2), extra_params=None, output=None
         Write both tables, with every run, to this JSON file.
     split : Split, optional
         Data to use instead of ML-100K u1 (the tests pass a small synthetic split).
+    n_jobs : int, default=None
+        Fits run at the same time, over rows and seeds alike (see
+        :func:`~skcrossvae.experiments._common.score_configurations`).
 
     Returns
     -------
@@ -80,7 +84,14 @@ def run_ablation(data_home=None, seeds=(0, 1, 2), extra_params=None, output=None
             for title, rows in tables.items() for label, overrides in rows}
     split = split if split is not None else movielens_split(data_home, "u1")
     print(f"data: {split.name}; seeds {list(seeds)}; extra parameters {extra or 'none'}", flush=True)
-    fitted = {}  # parameter key -> (label, runs)
+    first = {}  # parameter key -> (label, parameters) of the first row with it: the one fitted
+    for title, rows in tables.items():
+        for label, overrides in rows:
+            first.setdefault(keys[title, label], (label, {**overrides, **extra}))
+    fitted = score_configurations(
+        [(label, seeded(CrossFeedbackVAERegressor, params), split, None)
+         for label, params in first.values()], seeds, n_jobs)
+    runs_of = dict(zip(first, fitted))
     results = {}
     for title, rows in tables.items():
         print(f"\n{title}", flush=True)
@@ -88,14 +99,10 @@ def run_ablation(data_home=None, seeds=(0, 1, 2), extra_params=None, output=None
                        ("iterations", 14)])
         results[title] = []
         for label, overrides in rows:
-            params, key = {**overrides, **extra}, keys[title, label]
-            same_as = None
-            if key in fitted:
-                same_as, runs = fitted[key]
-            else:
-                runs = score_over_seeds(seeded(CrossFeedbackVAERegressor, params), split, seeds, label)
-                fitted[key] = (label, runs)
-            row = dict(label=label, overrides=overrides, same_as=same_as, runs=runs, **summarise(runs))
+            key = keys[title, label]
+            same_as = first[key][0] if first[key][0] != label else None
+            row = dict(label=label, overrides=overrides, same_as=same_as, runs=runs_of[key],
+                       **summarise(runs_of[key]))
             results[title].append(row)
             table.row(label, format_mean_std(row["rmse"]), format_mean_std(row["ndcg20"]),
                       format_mean_std(row["fit_seconds"], 1), format_mean_std(row["n_iter"], 1),

@@ -1,5 +1,5 @@
-"""What the experiment commands share: splits, the fit-and-score loop over seeds, mean ± std
-summaries, the tables printed as the runs finish, and the JSON output."""
+"""What the experiment commands share: splits, the fit-and-score loop over configurations and
+seeds (joblib tasks), mean ± std summaries, the printed tables and the JSON output."""
 
 import inspect
 import json
@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import baselines
@@ -74,7 +75,7 @@ def package_estimators():
 
 
 def seeded(cls, params=None):
-    """A factory ``seed -> cls(**params, random_state=seed)`` for :func:`score_over_seeds`."""
+    """A factory ``seed -> cls(**params, random_state=seed)`` for :func:`score_configurations`."""
     params = dict(params or {})
     return lambda seed: cls(**params, random_state=seed)
 
@@ -121,38 +122,55 @@ def report_progress(label, split, run):
     )
 
 
-def score_over_seeds(make_estimator, split, seeds, label, record=None, progress=report_progress):
-    """Fit and score one configuration once per seed.
+def _fit_task(where, make_estimator, data, seed, record):
+    """One fit of :func:`score_configurations`, run in a joblib worker (or in-process)."""
+    estimator = make_estimator(seed)
+    run = dict(seed=seed, **fit_and_score(estimator, data))
+    if record is not None:
+        run.update(record(estimator))
+    return where, run
+
+
+def score_configurations(configurations, seeds, n_jobs=None, progress=report_progress):
+    """Fit and score several configurations once per seed, ``n_jobs`` fits at a time.
+
+    Every (configuration, seed) fit is one joblib task, so a long experiment keeps every core
+    busy, and joblib's Dask backend (``joblib.parallel_config(backend='dask')``) spreads it
+    over a cluster. The runs do not depend on the order the fits finish in; their scores
+    depend on ``n_jobs`` only through torch's thread count, which joblib's default backend
+    sets to (number of CPUs) // ``n_jobs`` in each worker: sums taken in another order move
+    the last digits (ML-100K u1, seed 0: test RMSE 0.8970 with one thread, 0.8973 with two).
 
     Parameters
     ----------
-    make_estimator : callable
-        ``make_estimator(seed)`` returns the unfitted estimator for that seed.
-    split : Split or callable
-        The data; a callable is called with each seed (random splits differ per seed).
+    configurations : sequence of (label, make_estimator, split, record)
+        ``label`` names the configuration in the progress lines; ``make_estimator(seed)``
+        returns its unfitted estimator; ``split`` is a :class:`Split` or ``split(seed)``
+        returns one (random splits differ per seed; it is called here, before any fit);
+        ``record(fitted_estimator)``, or None, returns a dict of further values to keep.
     seeds : sequence of int
-    label : str
-        Name of the configuration, for the progress lines.
-    record : callable, optional
-        ``record(fitted_estimator)`` returns a dict of further values to keep for the run.
+    n_jobs : int, default=None
+        Fits run at the same time (joblib's meaning: None is 1 unless a
+        ``joblib.parallel_config`` says otherwise, -1 is one per CPU).
     progress : callable, default=report_progress
-        Called as ``progress(label, split, run)`` after each run.
+        Called as ``progress(label, split, run)`` as each fit finishes.
 
     Returns
     -------
-    list of dict
-        One run per seed: ``seed``, the scores of :func:`fit_and_score` and what ``record``
-        returned.
+    list of list of dict
+        Per configuration, one run per seed in the order of ``seeds``: ``seed``, the scores
+        of :func:`fit_and_score` and what ``record`` returned.
     """
-    runs = []
-    for seed in seeds:
-        data = split(seed) if callable(split) else split
-        estimator = make_estimator(seed)
-        run = dict(seed=seed, **fit_and_score(estimator, data))
-        if record is not None:
-            run.update(record(estimator))
-        runs.append(run)
-        progress(label, data, run)
+    tasks, data = [], {}
+    for index, (_, make_estimator, split, record) in enumerate(configurations):
+        for position, seed in enumerate(seeds):
+            data[index, position] = split(seed) if callable(split) else split
+            tasks.append(delayed(_fit_task)((index, position), make_estimator,
+                                            data[index, position], seed, record))
+    runs = [[None] * len(seeds) for _ in configurations]
+    for (index, position), run in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks):
+        runs[index][position] = run
+        progress(configurations[index][0], data[index, position], run)
     return runs
 
 

@@ -8,7 +8,7 @@ from ._common import (
     Table,
     format_mean_std,
     package_estimators,
-    score_over_seeds,
+    score_configurations,
     seeded,
     summarise,
     write_json,
@@ -56,7 +56,7 @@ DATASETS = {
 
 
 def run_compare(data_home=None, seeds=(0, 1, 2), datasets=None, models=DEFAULT_MODELS,
-                params=None, output=None, loaders=None):
+                params=None, output=None, loaders=None, n_jobs=None):
     """Fit each model on each data set once per seed and tabulate the test RMSE.
 
     ML-100K's ``u1`` to ``u5`` use the official splits; FilmTrust and CiaoDVD a random
@@ -79,6 +79,9 @@ def run_compare(data_home=None, seeds=(0, 1, 2), datasets=None, models=DEFAULT_M
         Write the table, with every run, to this JSON file.
     loaders : dict, optional
         Data sets by name as in :data:`DATASETS` (the default); the tests pass synthetic ones.
+    n_jobs : int, default=None
+        Fits run at the same time, over data sets, models and seeds alike (see
+        :func:`~skcrossvae.experiments._common.score_configurations`).
 
     Returns
     -------
@@ -98,14 +101,17 @@ def run_compare(data_home=None, seeds=(0, 1, 2), datasets=None, models=DEFAULT_M
         classes[name](**params[name])  # a misspelt parameter fails before any fit
     given = {name: extra for name, extra in params.items() if extra}
     print(f"seeds {list(seeds)}; extra parameters {given or 'none'}", flush=True)
+    cells = [(dataset, name) for dataset in datasets for name in models]
+    splits = {dataset: _cached_splits(dataset, loaders[dataset], data_home) for dataset in datasets}
+    fitted = score_configurations(
+        [(name, seeded(classes[name], params[name]), splits[dataset], None) for dataset, name in cells],
+        seeds, n_jobs)
+    results = {dataset: {} for dataset in datasets}
+    for (dataset, name), runs in zip(cells, fitted):
+        results[dataset][name] = dict(runs=runs, **summarise(runs))
     table = Table([("test RMSE", 14)] + [(name, max(len(name), 15) + 2) for name in models])
-    results, lowest = {}, []
+    lowest = []
     for dataset in datasets:
-        split_for = _cached_splits(dataset, loaders[dataset], data_home)
-        results[dataset] = {}
-        for name in models:
-            runs = score_over_seeds(seeded(classes[name], params[name]), split_for, seeds, name)
-            results[dataset][name] = dict(runs=runs, **summarise(runs))
         table.row(dataset, *(format_mean_std(results[dataset][name]["rmse"]) for name in models))
         means = {name: results[dataset][name]["rmse"]["mean"] for name in models}
         if _MAIN in means and min(means, key=means.get) == _MAIN:

@@ -8,7 +8,7 @@ from ._common import (
     format_mean_std,
     mean_std,
     movielens_split,
-    score_over_seeds,
+    score_configurations,
     seeded,
     summarise,
     write_json,
@@ -98,7 +98,7 @@ def plot_curves(variants, path, split_name):
 
 
 def run_convergence(data_home=None, seeds=(0, 1, 2), iterations=60, extra_params=None,
-                    output=None, plot=None, split=None):
+                    output=None, plot=None, split=None, n_jobs=None):
     """Fit variants A-E for a fixed number of iterations, recording the held-out RMSE per iteration.
 
     Each variant is fit on ``u1.base`` with ``max_iter=iterations``, ``early_stopping=True``
@@ -124,6 +124,9 @@ def run_convergence(data_home=None, seeds=(0, 1, 2), iterations=60, extra_params
         Draw the mean curves with their ±std band to this image file (needs matplotlib).
     split : Split, optional
         Data to use instead of ML-100K u1 (the tests pass a small synthetic split).
+    n_jobs : int, default=None
+        Fits run at the same time, over variants and seeds alike (see
+        :func:`~skcrossvae.experiments._common.score_configurations`).
 
     Returns
     -------
@@ -148,11 +151,11 @@ def run_convergence(data_home=None, seeds=(0, 1, 2), iterations=60, extra_params
     checkpoints = [i for i in CHECKPOINTS if i <= iterations]
     table = Table([("variant", 8)] + [(f"RMSE @{i}", 17) for i in CHECKPOINTS]
                   + [("final", 17), ("best", 17), ("test RMSE", 17), (f"iter. to ±{TOLERANCE}", 17)])
+    fitted = score_configurations(
+        [(f"variant {name}", seeded(CrossFeedbackVAERegressor, {**overrides, **extra, **settings}),
+          split, _validation_curve) for name, _, overrides in VARIANTS], seeds, n_jobs)
     rows = []
-    for name, description, overrides in VARIANTS:
-        params = {**overrides, **extra, **settings}
-        runs = score_over_seeds(seeded(CrossFeedbackVAERegressor, params), split, seeds,
-                                f"variant {name}", record=_validation_curve)
+    for (name, description, overrides), runs in zip(VARIANTS, fitted):
         curves = np.array([run["validation_scores"] for run in runs])
         mean_curve = curves.mean(axis=0)
         row = dict(

@@ -3,10 +3,10 @@
 import numpy as np
 
 from ..metrics import rmse
-from ._common import Table, movielens_split, package_estimators, score_over_seeds, seeded, write_json
+from ._common import Table, movielens_split, package_estimators, score_configurations, seeded, write_json
 
 
-def run_results(data_home=None, seeds=(0,), only=None, output=None, split=None):
+def run_results(data_home=None, seeds=(0,), only=None, output=None, split=None, n_jobs=None):
     """Fit each estimator with its defaults on ``u1.base``, score ``u1.test``, print and save.
 
     Parameters
@@ -21,6 +21,10 @@ def run_results(data_home=None, seeds=(0,), only=None, output=None, split=None):
         Write the rows to this JSON file.
     split : Split, optional
         Data to use instead of ML-100K u1 (the tests pass a small synthetic split).
+    n_jobs : int, default=None
+        Fits run at the same time, over estimators and seeds alike (see
+        :func:`~skcrossvae.experiments._common.score_configurations`); the table prints the
+        runs as they finish, the JSON file in the order of the estimators.
 
     Returns
     -------
@@ -36,10 +40,10 @@ def run_results(data_home=None, seeds=(0,), only=None, output=None, split=None):
         table.row(label, str(run["seed"]), f"{run['rmse']:.4f}", f"{run['ndcg20']:.4f}",
                   f"{run['fit_seconds']:.1f}")
 
-    for cls in package_estimators():
-        if only and cls.__name__ not in only:
-            continue
-        runs = score_over_seeds(seeded(cls), split, seeds, cls.__name__, progress=print_run)
+    classes = [cls for cls in package_estimators() if not only or cls.__name__ in only]
+    fitted = score_configurations([(cls.__name__, seeded(cls), split, None) for cls in classes],
+                                  seeds, n_jobs, progress=print_run)
+    for cls, runs in zip(classes, fitted):
         rows.extend(dict(model=cls.__name__, **run) for run in runs)
     if output:
         write_json(output, dict(dataset=split.name, rows=rows))

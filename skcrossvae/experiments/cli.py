@@ -28,6 +28,9 @@ def _add_common(parser, seeds=(0, 1, 2), extra_params_help=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds),
                         help=f"random_state of the fits (default: {' '.join(map(str, seeds))})")
     parser.add_argument("--output", default=None, help="write the results to this JSON file")
+    parser.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                        help="fits run at the same time, each with (CPUs // N) torch threads; "
+                             "-1: one per CPU (default: 1)")
     if extra_params_help:
         parser.add_argument("--extra-params", type=_json_object, default=None, metavar="JSON",
                             help=extra_params_help)
@@ -81,13 +84,14 @@ def main(argv=None):
     if args.command == "demo":
         run_demo(args.data_home, args.random_state, args.verbose)
     elif args.command == "results":
-        run_results(args.data_home, args.seeds, args.only, args.output)
+        run_results(args.data_home, args.seeds, args.only, args.output, n_jobs=args.n_jobs)
     elif args.command == "ablation":
-        run_ablation(args.data_home, args.seeds, args.extra_params, args.output)
+        run_ablation(args.data_home, args.seeds, args.extra_params, args.output, n_jobs=args.n_jobs)
     elif args.command == "convergence":
         run_convergence(args.data_home, args.seeds, args.iterations, args.extra_params,
-                        args.output, args.plot)
+                        args.output, args.plot, n_jobs=args.n_jobs)
     elif args.command == "compare":
         run_compare(args.data_home, args.seeds, args.datasets, args.models,
-                    dict(CrossFeedbackVAERegressor=args.extra_params or {}), args.output)
+                    dict(CrossFeedbackVAERegressor=args.extra_params or {}), args.output,
+                    n_jobs=args.n_jobs)
     return 0

@@ -47,13 +47,13 @@ def test_ablation_prints_both_tables_and_writes_every_run(toy_split, tmp_path, c
 def test_rows_with_the_parameters_of_an_earlier_row_reuse_its_fits(toy_split, monkeypatch, capsys):
     monkeypatch.setattr(_ablation, "LEVERS", [("as full", dict(attention="auto")), ("attention off", {})])
     fits = []
-    original = _ablation.score_over_seeds
+    original = _ablation.score_configurations
 
-    def counting(*args, **kwargs):
-        fits.append(args[3])
-        return original(*args, **kwargs)
+    def counting(configurations, *args, **kwargs):
+        fits.extend(label for label, *_ in configurations)
+        return original(configurations, *args, **kwargs)
 
-    monkeypatch.setattr(_ablation, "score_over_seeds", counting)
+    monkeypatch.setattr(_ablation, "score_configurations", counting)
     results = run_ablation(seeds=(0,), extra_params=dict(max_iter=2), split=toy_split)
     assert fits == [label for label, _ in COMPONENTS]
     levers = {row["label"]: row for row in results["levers"]}

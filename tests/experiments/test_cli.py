@@ -15,7 +15,7 @@ QUICK = '{"max_iter": 2}'
 def test_ablation_command(fake_movielens, tmp_path, capsys):
     output = tmp_path / "ablation.json"
     assert main(["ablation", "--data-home", "home", "--seeds", "0", "--extra-params", QUICK,
-                 "--output", str(output)]) == 0
+                 "--output", str(output), "--n-jobs", "2"]) == 0
     assert fake_movielens[0]["data_home"] == "home" and fake_movielens[0]["split"] == "u1"
     document = json.loads(output.read_text())
     assert document["seeds"] == [0] and document["extra_params"] == dict(max_iter=2)
@@ -55,6 +55,8 @@ def test_results_command(fake_movielens, tmp_path):
 
 def test_defaults():
     parser = build_parser()
+    for command in ("ablation", "convergence", "compare", "results"):
+        assert parser.parse_args([command]).n_jobs == 1
     for command in ("ablation", "convergence", "compare"):
         args = parser.parse_args([command])
         assert args.seeds == [0, 1, 2]

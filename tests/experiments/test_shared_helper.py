@@ -12,7 +12,7 @@ from skcrossvae.experiments._common import (
     fit_and_score,
     format_mean_std,
     mean_std,
-    score_over_seeds,
+    score_configurations,
     summarise,
     write_json,
 )
@@ -27,18 +27,39 @@ def test_fit_and_score_returns_scores_and_leaves_the_estimator_fitted(toy_split)
     assert 0 < scores["ndcg20"] <= 1 and scores["fit_seconds"] > 0 and scores["n_iter"] == 3
 
 
-def test_score_over_seeds_calls_a_split_function_with_each_seed(toy_split):
+def _bpmf(n_components):
+    return lambda seed: BayesianMFRegressor(n_components=n_components, max_iter=2, burn_in=1,
+                                            random_state=seed)
+
+
+def test_score_configurations_calls_a_split_function_with_each_seed(toy_split):
     asked, progress = [], []
 
     def split_for(seed):
         asked.append(seed)
         return toy_split
 
-    runs = score_over_seeds(lambda seed: BayesianMFRegressor(max_iter=2, burn_in=1, random_state=seed),
-                            split_for, [3, 4], "bpmf", record=lambda model: dict(k=model.n_components),
-                            progress=lambda label, data, run: progress.append((label, run["seed"])))
-    assert asked == [3, 4] and progress == [("bpmf", 3), ("bpmf", 4)]
+    (runs,) = score_configurations(
+        [("bpmf", _bpmf(10), split_for, lambda model: dict(k=model.n_components))], [3, 4],
+        progress=lambda label, data, run: progress.append((label, data.name, run["seed"])))
+    assert asked == [3, 4] and progress == [("bpmf", "toy", 3), ("bpmf", "toy", 4)]
     assert [run["seed"] for run in runs] == [3, 4] and all(run["k"] == 10 for run in runs)
+
+
+def test_parallel_fits_return_each_run_in_its_place(toy_split):
+    def configurations():
+        record = lambda model: dict(k=model.n_components)  # noqa: E731 (pickled by joblib)
+        return [("two", _bpmf(2), toy_split, record), ("three", _bpmf(3), toy_split, record)]
+
+    reported = []
+    parallel = score_configurations(configurations(), [0, 1], n_jobs=2,
+                                    progress=lambda label, data, run: reported.append((label, run["seed"])))
+    sequential = score_configurations(configurations(), [0, 1], n_jobs=1, progress=lambda *args: None)
+    assert sorted(reported) == [("three", 0), ("three", 1), ("two", 0), ("two", 1)]
+    for runs, expected, k in zip(parallel, sequential, (2, 3)):
+        assert [(run["seed"], run["k"]) for run in runs] == [(0, k), (1, k)]
+        assert [run["rmse"] for run in runs] == pytest.approx([run["rmse"] for run in expected], rel=1e-6)
+    assert parallel[0][0]["rmse"] != parallel[0][1]["rmse"]  # the seeds make different fits
 
 
 def test_mean_std_uses_the_sample_deviation_and_zero_for_one_value():
