@@ -149,11 +149,11 @@ def run_convergence(data_home=None, seeds=(0, 1, 2), iterations=60, extra_params
     for name, description, _ in VARIANTS:
         print(f"  {name}: {description}", flush=True)
     checkpoints = [i for i in CHECKPOINTS if i <= iterations]
-    table = Table([("variant", 8)] + [(f"RMSE @{i}", 17) for i in CHECKPOINTS]
-                  + [("final", 17), ("best", 17), ("test RMSE", 17), (f"iter. to ±{TOLERANCE}", 17)])
     fitted = score_configurations(
         [(f"variant {name}", seeded(CrossFeedbackVAERegressor, {**overrides, **extra, **settings}),
           split, _validation_curve) for name, _, overrides in VARIANTS], seeds, n_jobs)
+    table = Table([("variant", 8)] + [(f"RMSE @{i}", 17) for i in CHECKPOINTS]
+                  + [("final", 17), ("best", 17), ("test RMSE", 17), (f"iter. to ±{TOLERANCE}", 17)])
     rows = []
     for (name, description, overrides), runs in zip(VARIANTS, fitted):
         curves = np.array([run["validation_scores"] for run in runs])

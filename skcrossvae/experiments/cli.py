@@ -50,10 +50,12 @@ def build_parser():
                       help="folder holding ml-100k/ (default: $SKCROSSVAE_DATA); synthetic data otherwise")
     demo.add_argument("--random-state", type=int, default=0)
     demo.add_argument("--verbose", type=int, default=0)
+    models = [cls.__name__ for cls in package_estimators()]
     results = commands.add_parser(
         "results", help="fit every estimator with its defaults on ML-100K u1 and print the table")
     _add_common(results, seeds=(0,))
-    results.add_argument("--only", nargs="+", default=None, help="estimator class names to run")
+    results.add_argument("--only", nargs="+", choices=models, default=None, metavar="CLASS",
+                         help=f"estimator classes to run, of {', '.join(models)} (default: all)")
     ablation = commands.add_parser(
         "ablation", help="the paper's ablation study (Table 4) and one row per lever, on ML-100K u1")
     _add_common(ablation, extra_params_help=(
@@ -69,7 +71,6 @@ def build_parser():
     compare = commands.add_parser(
         "compare", help="test RMSE against baselines on ML-100K u1-u5, FilmTrust and CiaoDVD")
     _add_common(compare, extra_params_help="parameters of CrossFeedbackVAERegressor")
-    models = [cls.__name__ for cls in package_estimators()]
     compare.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=None, metavar="NAME",
                          help=f"data sets to run, of {', '.join(DATASETS)} (default: all)")
     compare.add_argument("--models", nargs="+", choices=models, default=list(DEFAULT_MODELS),

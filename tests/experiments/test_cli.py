@@ -73,6 +73,7 @@ def test_defaults():
     (["ablation", "--extra-params", "{max_iter: 2}"], "not valid JSON"),
     (["ablation", "--extra-params", "[2]"], "expected a JSON object"),
     (["compare", "--models", "NoSuchRegressor"], "invalid choice"),
+    (["results", "--only", "NoSuchRegressor"], "invalid choice"),
     (["compare", "--datasets", "ml-1m"], "invalid choice"),
 ])
 def test_bad_options_are_usage_errors(argv, message, capsys):

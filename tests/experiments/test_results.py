@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from skcrossvae.experiments._results import run_results
 
 
@@ -17,3 +19,9 @@ def test_results_prints_one_row_per_seed_and_writes_them(toy_split, tmp_path, ca
     assert out[0].split() == ["model", "seed", "test", "RMSE", "NDCG@20", "fit", "s"]
     assert [line.split()[:2] for line in out[1:]] == [["BayesianMFRegressor", "0"],
                                                       ["BayesianMFRegressor", "1"]]
+
+
+def test_an_unknown_estimator_name_fails_before_any_fit(toy_split, capsys):
+    with pytest.raises(ValueError, match=r"unknown estimators \['NoSuchRegressor'\]"):
+        run_results(only=["BayesianMFRegressor", "NoSuchRegressor"], split=toy_split)
+    assert capsys.readouterr().out == ""
