@@ -90,7 +90,8 @@ def plot_curves(variants, path, split_name):
         axes.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.set_xlabel("iteration")
-    axes.set_ylabel(f"held-out RMSE (validation part of the {split_name} training set)")
+    # Two lines: on one the label ran past the figure's height and was cut.
+    axes.set_ylabel(f"held-out RMSE\n(validation part of the {split_name} training set)")
     axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
