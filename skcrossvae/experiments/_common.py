@@ -206,7 +206,7 @@ def format_mean_std(summary, digits=4):
 
 
 class Table:
-    """A fixed-width text table printed one row at a time, flushed so long runs show progress.
+    """A fixed-width text table printed one row at a time, each row flushed at once.
 
     Parameters
     ----------
