@@ -27,6 +27,10 @@ def test_fit_and_score_returns_scores_and_leaves_the_estimator_fitted(toy_split)
     assert 0 < scores["ndcg20"] <= 1 and scores["fit_seconds"] > 0 and scores["n_iter"] == 3
 
 
+def _components(model):
+    return dict(k=model.n_components)
+
+
 def _bpmf(n_components):
     return lambda seed: BayesianMFRegressor(n_components=n_components, max_iter=2, burn_in=1,
                                             random_state=seed)
@@ -40,7 +44,7 @@ def test_score_configurations_calls_a_split_function_with_each_seed(toy_split):
         return toy_split
 
     (runs,) = score_configurations(
-        [("bpmf", _bpmf(10), split_for, lambda model: dict(k=model.n_components))], [3, 4],
+        [("bpmf", _bpmf(10), split_for, _components)], [3, 4],
         progress=lambda label, data, run: progress.append((label, data.name, run["seed"])))
     assert asked == [3, 4] and progress == [("bpmf", "toy", 3), ("bpmf", "toy", 4)]
     assert [run["seed"] for run in runs] == [3, 4] and all(run["k"] == 10 for run in runs)
@@ -48,8 +52,7 @@ def test_score_configurations_calls_a_split_function_with_each_seed(toy_split):
 
 def test_parallel_fits_return_each_run_in_its_place(toy_split):
     def configurations():
-        record = lambda model: dict(k=model.n_components)  # noqa: E731 (pickled by joblib)
-        return [("two", _bpmf(2), toy_split, record), ("three", _bpmf(3), toy_split, record)]
+        return [("two", _bpmf(2), toy_split, _components), ("three", _bpmf(3), toy_split, _components)]
 
     reported = []
     parallel = score_configurations(configurations(), [0, 1], n_jobs=2,
