@@ -122,13 +122,13 @@ def report_progress(label, split, run):
     )
 
 
-def _fit_task(where, make_estimator, data, seed, record):
+def _fit_task(job, make_estimator, data, seed, record):
     """One fit of :func:`score_configurations`, run in a joblib worker (or in-process)."""
     estimator = make_estimator(seed)
     run = dict(seed=seed, **fit_and_score(estimator, data))
     if record is not None:
         run.update(record(estimator))
-    return where, run
+    return job, run
 
 
 def score_configurations(configurations, seeds, n_jobs=None, progress=report_progress):
@@ -161,16 +161,17 @@ def score_configurations(configurations, seeds, n_jobs=None, progress=report_pro
         Per configuration, one run per seed in the order of ``seeds``: ``seed``, the scores
         of :func:`fit_and_score` and what ``record`` returned.
     """
-    tasks, data = [], {}
-    for index, (_, make_estimator, split, record) in enumerate(configurations):
-        for position, seed in enumerate(seeds):
-            data[index, position] = split(seed) if callable(split) else split
-            tasks.append(delayed(_fit_task)((index, position), make_estimator,
-                                            data[index, position], seed, record))
+    jobs = [(index, position, split(seed) if callable(split) else split)
+            for index, (_, _, split, _) in enumerate(configurations)
+            for position, seed in enumerate(seeds)]
+    tasks = (delayed(_fit_task)(job, configurations[index][1], data, seeds[position],
+                                configurations[index][3])
+             for job, (index, position, data) in enumerate(jobs))
     runs = [[None] * len(seeds) for _ in configurations]
-    for (index, position), run in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks):
+    for job, run in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks):
+        index, position, data = jobs[job]
         runs[index][position] = run
-        progress(configurations[index][0], data[index, position], run)
+        progress(configurations[index][0], data, run)
     return runs
 
 

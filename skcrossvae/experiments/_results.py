@@ -31,11 +31,12 @@ def run_results(data_home=None, seeds=(0,), only=None, output=None, split=None, 
     list of dict
         The global-mean row, then one row per estimator and seed.
     """
-    names = [cls.__name__ for cls in package_estimators()]
+    estimators = package_estimators()
+    names = [cls.__name__ for cls in estimators]
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
         raise ValueError(f"unknown estimators {unknown}; the package's estimators: {names}.")
-    classes = [cls for cls in package_estimators() if not only or cls.__name__ in only]
+    classes = [cls for cls in estimators if not only or cls.__name__ in only]
     split = split if split is not None else movielens_split(data_home, "u1")
     rows = [dict(model="global mean", seed=None, fit_seconds=0.0, ndcg20=float("nan"),
                  rmse=rmse(split.y_test, np.full(len(split.y_test), split.y_train.mean())))]
