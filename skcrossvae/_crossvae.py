@@ -52,6 +52,8 @@ class _ModelConfig:
     attention: str | None
     attention_norm: str
     biases: bool
+    free_means: bool
+    learn_prior_variance: bool
 
     @property
     def latent_dim(self):
@@ -87,6 +89,7 @@ class _TrainerSettings:
     user_batch_size: int
     item_batch_size: int
     learning_rate: float
+    free_means_learning_rate: float
     input_dropout: float
     weight_averaging: float
 
@@ -163,6 +166,22 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         Add a user bias and an item bias to the decoder's dot product. Each is one more latent
         coordinate with the prior N(0, 1), encoded, cross-fed and attended to with the factors.
         False is the paper's decoder.
+
+    free_means : bool, default=False
+        Add a free vector per user and per item, trained directly, to the posterior mean the
+        encoder gives the row (semi-amortised inference): the encoder maps a row's ratings to a
+        mean, the free vector corrects it for that row alone, which an encoder shared by every
+        row cannot do for rows with few ratings. The vectors start at zero, so training starts
+        from the encoders' means. False is the paper's fully amortised posterior.
+
+    free_means_learning_rate : float, default=0.03
+        Adam's step size for the free means (the networks keep ``learning_rate``): each row's
+        vector gets a gradient only from its own ratings, far fewer than a shared weight gets.
+
+    learn_prior_variance : bool, default=False
+        Learn the prior's variance, one per latent coordinate and side, by maximising the ELBO
+        (empirical Bayes): the KL terms of Eq. 7 are taken against ``N(0, diag(s^2))`` instead of
+        ``N(0, I)``. False is the paper's standard normal prior.
 
     feedback : {{'sample', 'mean'}}, default='sample'
         What is fed back to the other side at the next iteration: the sampled embeddings (the
@@ -395,6 +414,9 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         "use_ratings": ["boolean"],
         "latent_input": [StrOptions({"concat", "mean"})],
         "biases": ["boolean"],
+        "free_means": ["boolean"],
+        "free_means_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learn_prior_variance": ["boolean"],
         "feedback": [StrOptions({"sample", "mean"})],
         "standardize": ["boolean"],
         "baseline": ["boolean", StrOptions({"auto"})],
@@ -427,6 +449,9 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         use_ratings=True,
         latent_input="concat",
         biases=True,
+        free_means=False,
+        free_means_learning_rate=0.03,
+        learn_prior_variance=False,
         feedback="sample",
         standardize=True,
         baseline="auto",
@@ -463,6 +488,9 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         self.use_ratings = use_ratings
         self.latent_input = latent_input
         self.biases = biases
+        self.free_means = free_means
+        self.free_means_learning_rate = free_means_learning_rate
+        self.learn_prior_variance = learn_prior_variance
         self.feedback = feedback
         self.standardize = standardize
         self.baseline = baseline
@@ -507,6 +535,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
             attention=self.attention,
             attention_norm=self.attention_norm,
             biases=self.biases,
+            free_means=self.free_means,
+            learn_prior_variance=self.learn_prior_variance,
         )
 
     def _resolve_attention(self, sparse_sides):

@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import Pipeline
 
-from skcrossvae import CrossFeedbackVAERegressor
+from skcrossvae import CrossFeedbackVAERegressor, load
 from skcrossvae._data import RatingTable, damped_biases
 from skcrossvae.datasets import make_ratings
 from skcrossvae.testing import low_rank_tables, rating_tables
@@ -106,6 +106,7 @@ def toy():
     dict(use_ratings=False), dict(schedule="alternating"), dict(feedback="mean"),
     dict(standardize=False), dict(baseline=False), dict(baseline=False, standardize=False),
     dict(fusion_layer_sizes=(6, 5)), dict(hidden_layer_sizes=()),
+    dict(free_means=True, learn_prior_variance=True), dict(free_means=True, schedule="alternating"),
 ])
 def test_every_variant_fits_and_predicts(toy, params):
     X, y = toy
@@ -170,6 +171,8 @@ def test_auto_attention_follows_the_documented_threshold():
     (dict(hidden_layer_sizes=(4, 0)), "positive integers"),
     (dict(attention="everywhere"), "attention"),
     (dict(learning_rate=0.0), "learning_rate"),
+    (dict(free_means=True, free_means_learning_rate=-0.1), "free_means_learning_rate"),
+    (dict(learn_prior_variance="yes"), "learn_prior_variance"),
     (dict(baseline_damping=-1.0), "baseline_damping"),
     (dict(baseline="yes"), "baseline"),
     (dict(refit="median"), "refit"),
@@ -214,6 +217,24 @@ def test_warm_start_continues_and_rejects_new_ids(toy):
     assert not np.array_equal(before, model.predict(X))
     with pytest.raises(ValueError, match="warm_start=True continues training"):
         model.fit(np.vstack([X, [[999, 0]]]), np.append(y, 3.0))
+
+
+def test_free_means_and_learned_prior_are_trained_kept_and_restored(toy, tmp_path):
+    X, y = toy
+    model = _fit(X, y, free_means=True, learn_prior_variance=True, warm_start=True)
+    user_free = model.module_.user_encoder.free_means
+    assert user_free.shape == (model.n_users_, TOY["n_components"] + 1)
+    assert user_free.abs().min() > 0
+    assert (model.module_.item_encoder.log_prior_variance != 0).all()
+    path = tmp_path / "model.pt"
+    model.save(path)
+    restored = load(path)
+    torch.testing.assert_close(restored.module_.user_encoder.free_means, user_free)
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    # A warm start trains the same free means further.
+    before = user_free.detach().clone()
+    model.fit(X, y)
+    assert not torch.equal(model.module_.user_encoder.free_means.detach(), before)
 
 
 def test_pipeline_gridsearch_clone_and_cross_validate(toy):

@@ -145,7 +145,7 @@ class SideEncoder(nn.Module):
     serves both; the two halves never mix, so this is exactly two separate networks.
     """
 
-    def __init__(self, n_other, attention_scope, config, generator, device=None):
+    def __init__(self, n_rows, n_other, attention_scope, config, generator, device=None):
         super().__init__()
         self.config = config
         self.attention_scope = attention_scope
@@ -163,6 +163,13 @@ class SideEncoder(nn.Module):
             self.latent_input = Linear(k, 2 * first, generator, device)
         self.mean_head = _PosteriorHead(config, generator, device)
         self.var_head = _PosteriorHead(config, generator, device)
+        self.free_means = None
+        if config.free_means:
+            # Zero at the start: training begins from the encoder's (amortised) means.
+            self.free_means = nn.Parameter(torch.zeros(n_rows, k, device=device))
+        self.log_prior_variance = (
+            nn.Parameter(torch.zeros(k, device=device)) if config.learn_prior_variance else None
+        )
 
     def _latent_first_layer(self, batch, feedback):
         if self.config.latent_input == "concat":
@@ -211,7 +218,13 @@ class SideEncoder(nn.Module):
             # The variance vector itself attends (with its own matrix A); the combined output goes
             # through the same sigmoid so the variance stays positive after attention.
             var_logit = self.var_head.attention(torch.sigmoid(var_logit), batch, feedback, self.attention_scope)
+        if self.free_means is not None:
+            mean = mean + self.free_means[batch.rows]
         return mean, var_logit
+
+    def kl_to_prior(self, mean, var_logit):
+        """Per-row KL divergence of the posteriors from this side's prior (see :func:`kl_to_prior`)."""
+        return kl_to_prior(mean, var_logit, self.log_prior_variance)
 
 
 class CrossFeedbackVAE(nn.Module):
@@ -225,8 +238,13 @@ class CrossFeedbackVAE(nn.Module):
         super().__init__()
         self.biases = config.biases
         self.latent_dim = config.latent_dim
-        self.user_encoder = SideEncoder(n_items, attention_scopes[0], config, generator, device)
-        self.item_encoder = SideEncoder(n_users, attention_scopes[1], config, generator, device)
+        self.user_encoder = SideEncoder(n_users, n_items, attention_scopes[0], config, generator, device)
+        self.item_encoder = SideEncoder(n_items, n_users, attention_scopes[1], config, generator, device)
+
+    def free_parameters(self):
+        """The per-row free means of both sides (empty without ``config.free_means``)."""
+        return [encoder.free_means for encoder in (self.user_encoder, self.item_encoder)
+                if encoder.free_means is not None]
 
 
 def decode(users, items, biases):
@@ -236,11 +254,17 @@ def decode(users, items, biases):
     return (users[:, :-1] * items[:, :-1]).sum(dim=1) + users[:, -1] + items[:, -1]
 
 
-def kl_to_standard_normal(mean, var_logit):
-    """Closed-form ``KL(N(mean, diag(var)) || N(0, I))`` per row, with ``var = sigmoid(var_logit)``."""
+def kl_to_prior(mean, var_logit, log_prior_variance=None):
+    """Closed-form ``KL(N(mean, diag(var)) || N(0, diag(s2)))`` per row, ``var = sigmoid(var_logit)``.
+
+    ``s2 = exp(log_prior_variance)`` (one variance per coordinate); None is the standard normal.
+    """
     var = torch.sigmoid(var_logit)
     log_var = F.logsigmoid(var_logit)
-    return 0.5 * (var + mean.square() - 1.0 - log_var).sum(dim=1)
+    if log_prior_variance is None:
+        return 0.5 * (var + mean.square() - 1.0 - log_var).sum(dim=1)
+    return 0.5 * ((var + mean.square()) * torch.exp(-log_prior_variance) - 1.0 - log_var
+                  + log_prior_variance).sum(dim=1)
 
 
 def reparameterise(mean, var_logit, generator):

@@ -6,12 +6,18 @@ import dataclasses
 import torch
 
 from ._batching import make_blocks, partition, side_batches
-from ._crossvae import decode, kl_to_standard_normal, reparameterise
+from ._crossvae import decode, reparameterise
 
 
-def _adam(parameters, learning_rate, device):
+def _adam(model, settings, device):
+    """Adam over the model's parameters; the per-row free means take their own step size."""
+    free = model.free_parameters()
+    free_ids = {id(p) for p in free}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in free_ids]}]
+    if free:
+        groups.append({"params": free, "lr": settings.free_means_learning_rate})
     # The fused kernel is several times faster per step on the CPU as well as on CUDA.
-    return torch.optim.Adam(parameters, lr=learning_rate, fused=device.type in ("cpu", "cuda"))
+    return torch.optim.Adam(groups, lr=settings.learning_rate, fused=device.type in ("cpu", "cuda"))
 
 
 class CrossFeedbackTrainer:
@@ -24,7 +30,7 @@ class CrossFeedbackTrainer:
         Encoded training ratings.
     settings : object
         ``schedule``, ``feedback``, ``beta_user``, ``beta_item``, ``user_batch_size``,
-        ``item_batch_size``, ``learning_rate``, ``input_dropout``,
+        ``item_batch_size``, ``learning_rate``, ``free_means_learning_rate``, ``input_dropout``,
         ``weight_averaging``.
     input_scale : float
         Ratings are divided by it before entering the observed-input layers.
@@ -58,7 +64,7 @@ class CrossFeedbackTrainer:
             feedback = (torch.randn(shape_users, generator=generator, device=device),
                         torch.randn(shape_items, generator=generator, device=device))
         self.feedback_users, self.feedback_items = feedback
-        self.optimizer = _adam(model.parameters(), settings.learning_rate, device)
+        self.optimizer = _adam(model, settings, device)
         self.n_steps = 0
         self.averaged = (
             [p.detach().clone() for p in model.parameters()] if settings.weight_averaging > 0 else None
@@ -153,8 +159,8 @@ class CrossFeedbackTrainer:
                 # dividing by those counts makes one iteration's blocks add up to Eq. 7 exactly.
                 loss = (
                     0.5 * (targets - predictions).square().sum()
-                    + settings.beta_user * kl_to_standard_normal(mean_u, logit_u).sum() / n_item_batches
-                    + settings.beta_item * kl_to_standard_normal(mean_v, logit_v).sum() / n_user_batches
+                    + settings.beta_user * model.user_encoder.kl_to_prior(mean_u, logit_u).sum() / n_item_batches
+                    + settings.beta_item * model.item_encoder.kl_to_prior(mean_v, logit_v).sum() / n_user_batches
                 ) / self.n_ratings
                 self._step(loss)
                 next_users[users.rows] = self._refreshed(sample_u, mean_u)
@@ -181,7 +187,7 @@ class CrossFeedbackTrainer:
                 predictions = decode(sample[batch.segment], other[batch.columns], self.model.biases)
                 loss = (
                     0.5 * (batch.targets - predictions).square().sum()
-                    + beta * kl_to_standard_normal(mean, logit).sum()
+                    + beta * encoder.kl_to_prior(mean, logit).sum()
                 ) / self.n_ratings
                 self._step(loss)
                 refreshed[batch.rows] = self._refreshed(sample, mean)

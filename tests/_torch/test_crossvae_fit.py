@@ -23,12 +23,14 @@ def _table(n_users=12, n_items=10, density=0.5, seed=0):
     return RatingTable(users, items, rng.randint(1, 6, size=len(users)).astype(float), n_users, n_items)
 
 
-def _trainer(table, schedule="nested", weight_averaging=0.0, input_dropout=0.0, seed=0):
+def _trainer(table, schedule="nested", weight_averaging=0.0, input_dropout=0.0, seed=0, free_means=False):
     config = _ModelConfig(n_components=3, intermediate_dim=4, hidden_layer_sizes=(5,), fusion_layer_sizes=(),
                           use_ratings=True, cross_feedback=True, latent_input="concat",
-                          attention="local", attention_norm="softmax", biases=True)
+                          attention="local", attention_norm="softmax", biases=True,
+                          free_means=free_means, learn_prior_variance=False)
     settings = SimpleNamespace(schedule=schedule, feedback="sample", beta_user=0.1, beta_item=0.1,
                                user_batch_size=5, item_batch_size=4, learning_rate=1e-2,
+                               free_means_learning_rate=0.25,
                                input_dropout=input_dropout, weight_averaging=weight_averaging)
     generator = torch.Generator().manual_seed(seed)
     model = CrossFeedbackVAE(table.n_users, table.n_items, ("local", "local"), config, generator)
@@ -61,6 +63,34 @@ def test_weight_averaging_is_the_bias_corrected_moving_average_of_every_step(sch
             torch.testing.assert_close(parameter.detach(), average)
     for parameter, before in zip(trainer.model.parameters(), live):
         torch.testing.assert_close(parameter.detach(), before)
+
+
+def test_free_means_take_their_own_step_size():
+    trainer = _trainer(_table(), free_means=True)
+    free = trainer.model.free_parameters()
+    assert [tuple(p.shape) for p in free] == [(12, 4), (10, 4)]
+    free_ids = {id(p) for p in free}
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.optimizer.step = _count_calls(trainer.optimizer.step, limit=1)
+    trainer.train_one_iteration()
+    # Adam's first step moves a coordinate by its group's step size times g / (|g| + eps).
+    for parameter, start in zip(trainer.model.parameters(), before):
+        moved = (parameter.detach() - start).abs().max().item()
+        if id(parameter) in free_ids:
+            assert moved == pytest.approx(0.25, rel=1e-3)
+        else:
+            assert moved <= 1e-2 * (1 + 1e-5)
+
+
+def _count_calls(step, limit):
+    """``step`` that only acts on its first ``limit`` calls."""
+    calls = []
+
+    def limited():
+        calls.append(1)
+        if len(calls) <= limit:
+            step()
+    return limited
 
 
 def test_without_weight_averaging_encoding_uses_the_live_weights():
