@@ -109,6 +109,8 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             The fitted estimator.
         """
         incremental = bool(getattr(self, "warm_start", False)) and hasattr(self, "user_ids_")
+        if incremental:
+            self._check_warm_start()
         table = self._validate_training_data(X, y, incremental)
         rng = check_random_state(self.random_state)
         train, valid = table, None
@@ -167,6 +169,24 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             counts = np.bincount(codes, minlength=size)
             setattr(self, f"{side}_fallback_", sums / (counts + _FALLBACK_DAMPING))
         self.seen_items_ = table.to_csr(np.ones(len(table), dtype=bool))
+
+    def _check_warm_start(self):
+        """Raise if the parameters now describe other networks than the fitted ones.
+
+        A warm start trains the fitted networks further: networks built from the current
+        parameters must hold the same tensors, or the changed parameters would be ignored.
+        """
+        for name, build in self._module_factory().items():
+            fitted = {key: tuple(value.shape) for key, value in getattr(self, name).state_dict().items()}
+            wanted = {key: tuple(value.shape) for key, value in build().state_dict().items()}
+            different = sorted(key for key in fitted.keys() | wanted.keys() if fitted.get(key) != wanted.get(key))
+            if different:
+                shown = ", ".join(f"{key} {fitted.get(key)} -> {wanted.get(key)}" for key in different[:3])
+                raise ValueError(
+                    "warm_start=True continues training the networks of the first fit, but the "
+                    f"parameters now describe other networks ({shown}); set them back or refit "
+                    "with warm_start=False."
+                )
 
     @abstractmethod
     def _fit_ratings(self, train, valid, rng, incremental):

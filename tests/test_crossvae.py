@@ -219,6 +219,22 @@ def test_warm_start_continues_and_rejects_new_ids(toy):
         model.fit(np.vstack([X, [[999, 0]]]), np.append(y, 3.0))
 
 
+@pytest.mark.parametrize("change, message", [
+    (dict(n_components=5), "n_components from 4 to 5"),
+    (dict(free_means=True), "free_means from False to True"),
+    (dict(attention="local"), "attention from None to 'local'"),
+    (dict(hidden_layer_sizes=[8, 8]), r"hidden_layer_sizes from \(8,\) to \(8, 8\)"),
+    (dict(attention_norm="ratio", free_means=True), "attention_norm from 'softmax' to 'ratio', free_means"),
+])
+def test_warm_start_rejects_a_changed_architecture(toy, change, message):
+    model = _fit(*toy, warm_start=True, early_stopping=False)
+    before = model.predict(toy[0])
+    model.set_params(**change)
+    with pytest.raises(ValueError, match=message):
+        model.fit(*toy)
+    np.testing.assert_array_equal(model.predict(toy[0]), before)
+
+
 def test_free_means_and_learned_prior_are_trained_kept_and_restored(toy, tmp_path):
     X, y = toy
     model = _fit(X, y, free_means=True, learn_prior_variance=True, warm_start=True)

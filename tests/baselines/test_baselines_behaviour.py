@@ -138,6 +138,12 @@ def test_warm_start_continues_from_the_fitted_network(cls, toy_ratings):
     assert not np.array_equal(model.predict(X), first)
     with pytest.raises(ValueError, match="warm_start=True continues training"):
         model.fit(np.vstack([X, [[-1, X[0, 1]]]]), np.append(y, 3.0))
+    # A parameter that shapes the network cannot change under a warm start.
+    trained = model.predict(X)
+    model.set_params(n_components=model.n_components + 1)
+    with pytest.raises(ValueError, match="parameters now describe other networks"):
+        model.fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), trained)
 
 
 @pytest.mark.parametrize("cls", BASELINES, ids=_name)
