@@ -288,7 +288,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
     warm_start : bool, default=False
         When True and already fitted, ``fit`` continues from the current networks and cross-fed
-        embeddings (the ids in X must all be known; Adam's moments restart).
+        embeddings (the ids in X must all be known, the parameters that shape the networks
+        unchanged; Adam's moments restart).
 
     Attributes
     ----------

@@ -32,7 +32,8 @@ TORCH_PARAMETER_DOCS = """
 
     warm_start : bool, default=False
         When True and already fitted, ``fit`` continues from the current network (the ids in X
-        must all be known; Adam's moments restart).
+        must all be known, the parameters that shape the network unchanged; Adam's moments
+        restart).
 """
 
 BASE_ATTRIBUTE_DOCS = """
