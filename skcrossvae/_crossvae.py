@@ -553,7 +553,7 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         if changed:
             raise ValueError(
                 "warm_start=True continues training the networks of the first fit, but "
-                + ", ".join(changed) + " would change them; set it back or refit with warm_start=False."
+                + ", ".join(changed) + " would change them; set them back or refit with warm_start=False."
             )
 
     def _resolve_attention(self, sparse_sides):
