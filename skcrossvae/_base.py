@@ -110,7 +110,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """
         incremental = bool(getattr(self, "warm_start", False)) and hasattr(self, "user_ids_")
         if incremental:
-            self._check_warm_start()
+            self._check_networks_match_parameters("warm_start=True continues training the fitted networks")
         table = self._validate_training_data(X, y, incremental)
         rng = check_random_state(self.random_state)
         train, valid = table, None
@@ -170,23 +170,29 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             setattr(self, f"{side}_fallback_", sums / (counts + _FALLBACK_DAMPING))
         self.seen_items_ = table.to_csr(np.ones(len(table), dtype=bool))
 
-    def _check_warm_start(self):
-        """Raise if the parameters now describe other networks than the fitted ones.
+    def _network_changes(self):
+        """How the networks the current parameters describe differ from the fitted ones.
 
-        A warm start trains the fitted networks further: networks built from the current
-        parameters must hold the same tensors, or the changed parameters would be ignored.
+        The networks built from the current parameters must hold tensors of the same shapes;
+        otherwise a list of the first differing tensors (an empty list: no difference).
         """
         for name, build in self._module_factory().items():
             fitted = {key: tuple(value.shape) for key, value in getattr(self, name).state_dict().items()}
             wanted = {key: tuple(value.shape) for key, value in build().state_dict().items()}
             different = sorted(key for key in fitted.keys() | wanted.keys() if fitted.get(key) != wanted.get(key))
             if different:
-                shown = ", ".join(f"{key} {fitted.get(key)} -> {wanted.get(key)}" for key in different[:3])
-                raise ValueError(
-                    "warm_start=True continues training the networks of the first fit, but the "
-                    f"parameters now describe other networks ({shown}); set them back or refit "
-                    "with warm_start=False."
-                )
+                return [f"{key} {fitted.get(key)} -> {wanted.get(key)}" for key in different[:3]]
+        return []
+
+    def _check_networks_match_parameters(self, action):
+        """Raise if parameters changed since ``fit`` describe other networks than the fitted ones
+        (they would be ignored by a warm start, and ``load`` rebuilds the networks from them)."""
+        changes = self._network_changes()
+        if changes:
+            raise ValueError(
+                f"{action}, but the parameters changed since fit describe other networks ("
+                + ", ".join(changes) + "); set them back, or refit with warm_start=False."
+            )
 
     @abstractmethod
     def _fit_ratings(self, train, valid, rng, incremental):
@@ -320,8 +326,15 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         ----------
         path : str or path-like
             Destination file.
+
+        Raises
+        ------
+        ValueError
+            When a parameter that shapes the networks was changed with ``set_params`` after
+            ``fit``: loading rebuilds the networks from the saved parameters.
         """
         check_is_fitted(self)
+        self._check_networks_match_parameters("load rebuilds the saved networks from the parameters")
         _persistence.save_estimator(self, path)
 
     def _module_factory(self):

@@ -545,16 +545,11 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
             learn_prior_variance=self.learn_prior_variance,
         )
 
-    def _check_warm_start(self):
+    def _network_changes(self):
         # The networks carry the configuration they were built with: name what changed.
         fitted, wanted = self.module_.user_encoder.config, self._model_config()
-        changed = [f"{field.name} from {getattr(fitted, field.name)!r} to {getattr(wanted, field.name)!r}"
-                   for field in fields(_ModelConfig) if getattr(fitted, field.name) != getattr(wanted, field.name)]
-        if changed:
-            raise ValueError(
-                "warm_start=True continues training the networks of the first fit, but "
-                + ", ".join(changed) + " would change them; set them back or refit with warm_start=False."
-            )
+        return [f"{field.name} from {getattr(fitted, field.name)!r} to {getattr(wanted, field.name)!r}"
+                for field in fields(_ModelConfig) if getattr(fitted, field.name) != getattr(wanted, field.name)]
 
     def _resolve_attention(self, sparse_sides):
         if self.attention != "auto":

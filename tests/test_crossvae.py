@@ -226,13 +226,15 @@ def test_warm_start_continues_and_rejects_new_ids(toy):
     (dict(hidden_layer_sizes=[8, 8]), r"hidden_layer_sizes from \(8,\) to \(8, 8\)"),
     (dict(attention_norm="ratio", free_means=True), "attention_norm from 'softmax' to 'ratio', free_means"),
 ])
-def test_warm_start_rejects_a_changed_architecture(toy, change, message):
+def test_warm_start_and_save_reject_a_changed_architecture(toy, change, message, tmp_path):
     model = _fit(*toy, warm_start=True, early_stopping=False)
     before = model.predict(toy[0])
     model.set_params(**change)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"warm_start=True continues training.*{message}"):
         model.fit(*toy)
     np.testing.assert_array_equal(model.predict(toy[0]), before)
+    with pytest.raises(ValueError, match=f"load rebuilds the saved networks.*{message}"):
+        model.save(tmp_path / "model.pt")
 
 
 def test_free_means_and_learned_prior_are_trained_kept_and_restored(toy, tmp_path):

@@ -128,7 +128,7 @@ def test_training_beats_the_global_mean(variant):
 
 
 @pytest.mark.parametrize("cls", TORCH_BASELINES, ids=_name)
-def test_warm_start_continues_from_the_fitted_network(cls, toy_ratings):
+def test_warm_start_continues_from_the_fitted_network(cls, toy_ratings, tmp_path):
     X, y = toy_ratings
     model = _fit(cls, X, y, warm_start=True)
     module = model.module_
@@ -141,9 +141,11 @@ def test_warm_start_continues_from_the_fitted_network(cls, toy_ratings):
     # A parameter that shapes the network cannot change under a warm start.
     trained = model.predict(X)
     model.set_params(n_components=model.n_components + 1)
-    with pytest.raises(ValueError, match="parameters now describe other networks"):
+    with pytest.raises(ValueError, match="parameters changed since fit describe other networks"):
         model.fit(X, y)
     np.testing.assert_array_equal(model.predict(X), trained)
+    with pytest.raises(ValueError, match="load rebuilds the saved networks"):
+        model.save(tmp_path / "model.pt")
 
 
 @pytest.mark.parametrize("cls", BASELINES, ids=_name)
