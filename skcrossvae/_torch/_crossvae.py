@@ -259,12 +259,12 @@ def kl_to_prior(mean, var_logit, log_prior_variance=None):
 
     ``s2 = exp(log_prior_variance)`` (one variance per coordinate); None is the standard normal.
     """
-    var = torch.sigmoid(var_logit)
-    log_var = F.logsigmoid(var_logit)
-    if log_prior_variance is None:
-        return 0.5 * (var + mean.square() - 1.0 - log_var).sum(dim=1)
-    return 0.5 * ((var + mean.square()) * torch.exp(-log_prior_variance) - 1.0 - log_var
-                  + log_prior_variance).sum(dim=1)
+    second_moment = torch.sigmoid(var_logit) + mean.square()
+    log_ratio = -F.logsigmoid(var_logit)  # log(s2 / var)
+    if log_prior_variance is not None:
+        second_moment = second_moment * torch.exp(-log_prior_variance)
+        log_ratio = log_ratio + log_prior_variance
+    return 0.5 * (second_moment - 1.0 + log_ratio).sum(dim=1)
 
 
 def reparameterise(mean, var_logit, generator):
