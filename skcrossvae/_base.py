@@ -35,10 +35,10 @@ _RECOMMEND_BATCH = 1024
 _MIN_RATINGS = 2
 
 
-def shared_parameter_docs(n_iter_no_change=10):
+def shared_parameter_docs(n_iter_no_change=10, early_stopping=True):
     """Docs of the parameters every estimator shares, with the estimator's own defaults."""
     return f"""
-    early_stopping : bool, default=True
+    early_stopping : bool, default={early_stopping}
         Hold out ``validation_fraction`` of the training ratings, score the validation RMSE after
         every iteration, stop after ``n_iter_no_change`` iterations without an improvement of at
         least ``tol``, and restore the best iteration's state. When False, training stops when

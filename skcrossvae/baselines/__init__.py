@@ -1,4 +1,4 @@
-"""Baselines: the paper's six comparison models and two classic matrix factorisations.
+"""Baselines: the paper's six comparison models and three classic matrix factorisations.
 
 Every estimator shares :class:`CrossFeedbackVAERegressor`'s interface (fit on (user, item) pairs
 and ratings, ``predict``, ``score``, ``recommend``, the unknown-id policy, early stopping,
@@ -14,7 +14,9 @@ The paper's baselines (Section 4.3):
 with their Table 2 search ranges from :func:`paper_baseline_grid`. Classic models:
 
 - :class:`BiasedMFRegressor`: matrix factorisation with biases (Koren et al. 2009);
-- :class:`BayesianMFRegressor`: Bayesian PMF by Gibbs sampling (Salakhutdinov and Mnih 2008).
+- :class:`BayesianMFRegressor`: Bayesian PMF by Gibbs sampling (Salakhutdinov and Mnih 2008);
+- :class:`VariationalBayesMFRegressor`: the same model by closed-form variational Bayes (Lim and
+  Teh 2007), the conjugate variational inference the paper's encoders replace (its Section 2.2).
 """
 
 from ._autorec import AutoRecRegressor
@@ -24,6 +26,7 @@ from ._convncf import ConvNCFRegressor
 from ._grids import PAPER_BASELINES, paper_baseline_grid
 from ._liang import MultDAERegressor, MultVAERegressor
 from ._ncf import NCFRegressor
+from ._vbmf import VariationalBayesMFRegressor
 
 __all__ = [
     "PAPER_BASELINES",
@@ -34,5 +37,6 @@ __all__ = [
     "MultDAERegressor",
     "MultVAERegressor",
     "NCFRegressor",
+    "VariationalBayesMFRegressor",
     "paper_baseline_grid",
 ]

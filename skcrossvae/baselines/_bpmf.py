@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval
 from .._base import BaseRatingEstimator
 from .._torch._training import run_iterations
 from ._common import BASE_ATTRIBUTE_DOCS, record_history, rmse
+from ._conjugate import gaussian_conditionals, row_grams, side_matrices, unwhiten
 
 # Normal-Wishart hyper-prior of Salakhutdinov and Mnih (2008): mu_0 = 0, beta_0 = 2,
 # W_0 = I and nu_0 = K (set from n_components).
@@ -37,22 +38,6 @@ def _sample_hyperparameters(factors, rng):
     return mean + np.linalg.solve(lower.T, rng.standard_normal(k)), precision
 
 
-def _sample_factors(gram, weighted_sums, prior_mean, prior_precision, noise_precision, rng):
-    """Draw every row's factors from its Gaussian conditional, all rows at once.
-
-    Row ``i`` has precision ``P_i = prior_precision + noise_precision * gram_i`` and mean
-    ``P_i^-1 (noise_precision * weighted_sums_i + prior_precision @ prior_mean)``. With
-    ``P_i = L_i L_i^T`` the draw is ``L_i^-T (L_i^-1 b_i + z_i)``: two batched triangular solves.
-    """
-    n_rows, k = weighted_sums.shape
-    precisions = prior_precision + noise_precision * gram.reshape(n_rows, k, k)
-    lower = np.linalg.cholesky(precisions)
-    rhs = noise_precision * weighted_sums + prior_precision @ prior_mean
-    half = np.linalg.solve(lower, rhs[:, :, None])[:, :, 0]
-    noisy = half + rng.standard_normal((n_rows, k))
-    return np.linalg.solve(np.swapaxes(lower, 1, 2), noisy[:, :, None])[:, :, 0]
-
-
 class _GibbsSampler:
     """The state of the BPMF chain on standardised ratings, advanced one sweep at a time."""
 
@@ -60,21 +45,17 @@ class _GibbsSampler:
         self.rng, self.fixed_noise = rng, noise_precision
         self.noise_precision = 1.0 if noise_precision is None else noise_precision
         self.users, self.items, self.targets = train.users, train.items, targets
-        indicator = train.to_csr(np.ones(len(train)))
-        weighted = train.to_csr(targets)
-        # (observed indicator, target-weighted) matrices of each side: rows x other side.
-        self.sides = ((indicator, weighted), (indicator.T.tocsr(), weighted.T.tocsr()))
+        self.sides = side_matrices(train, targets)
         self.user_factors = rng.standard_normal((train.n_users, n_components)) * _INIT_STD
         self.item_factors = rng.standard_normal((train.n_items, n_components)) * _INIT_STD
 
     def _resample(self, factors, other, side):
         indicator, weighted = self.sides[side]
-        k = other.shape[1]
-        # Every row's sum of outer products of the rated rows' factors, as one sparse product.
-        gram = indicator @ (other[:, :, None] * other[:, None, :]).reshape(len(other), k * k)
+        gram = row_grams(indicator, other[:, :, None] * other[:, None, :])
         prior_mean, prior_precision = _sample_hyperparameters(factors, self.rng)
-        return _sample_factors(gram, weighted @ other, prior_mean, prior_precision,
-                               self.noise_precision, self.rng)
+        lower, whitened_mean = gaussian_conditionals(gram, weighted @ other, prior_mean, prior_precision,
+                                                     self.noise_precision)
+        return unwhiten(lower, whitened_mean + self.rng.standard_normal(whitened_mean.shape))
 
     def predict(self, users, items):
         """Standardised predictions of the current sample."""
