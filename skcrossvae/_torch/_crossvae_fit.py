@@ -7,6 +7,7 @@ import torch
 
 from ._batching import make_blocks, partition, side_batches
 from ._crossvae import decode, reparameterise
+from ._layers import densify_sparse_gradients
 
 
 def _adam(parameters, learning_rate, device):
@@ -69,6 +70,7 @@ class CrossFeedbackTrainer:
                         torch.randn(shape_items, generator=generator, device=device))
         self.feedback_users, self.feedback_items = feedback
         self.optimizer = _adam(_parameter_groups(model, settings), settings.learning_rate, device)
+        self.dense_gradients = {}
         self.n_steps = 0
         self.averaged = (
             [p.detach().clone() for p in model.parameters()] if settings.weight_averaging > 0 else None
@@ -91,6 +93,7 @@ class CrossFeedbackTrainer:
     def _step(self, loss):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        densify_sparse_gradients(self.model.parameters(), self.dense_gradients)
         self.optimizer.step()
         self.n_steps += 1
         if self.averaged is not None:

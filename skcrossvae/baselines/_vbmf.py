@@ -57,7 +57,7 @@ class _VariationalPosterior:
         self.means = [rng.standard_normal((n, n_components)) * _INIT_STD for n in (train.n_users, train.n_items)]
         self.covariances = [np.tile(np.eye(n_components), (n, 1, 1)) for n in (train.n_users, train.n_items)]
         self.log_det_covariances = [np.zeros(n) for n in (train.n_users, train.n_items)]
-        self.priors = [_fit_prior(self.means[side], self.covariances[side]) for side in (0, 1)]
+        self.priors = [None, None]  # each side's (mean, covariance), fitted at the start of its update
 
     def _update_side(self, side):
         other = 1 - side

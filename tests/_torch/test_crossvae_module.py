@@ -7,6 +7,7 @@ from torch.distributions import Normal, kl_divergence
 
 from skcrossvae._crossvae import _ModelConfig
 from skcrossvae._torch._batching import partition, side_batches
+from skcrossvae._torch._layers import _GatherRows, densify_sparse_gradients
 from skcrossvae._torch._crossvae import (
     CrossFeedbackVAE,
     decode,
@@ -59,6 +60,46 @@ def test_latent_concat_input_equals_dense_z_construction():
     phi0 = encoder.latent_input.weight.reshape(n_other * k, -1)
     dense = dense_z @ phi0 + encoder.latent_input.bias
     torch.testing.assert_close(sparse, dense, rtol=1e-5, atol=1e-5)
+
+
+def test_latent_input_gradient_is_the_dense_one_with_reused_buffers():
+    rows, columns, values, observed = _random_ratings()
+    n_rows, n_other = observed.shape
+    generator = torch.Generator().manual_seed(0)
+    model = CrossFeedbackVAE(n_rows, n_other, ("local", "local"), _config(), generator)
+    layer = model.user_encoder.latent_input
+    feedback = torch.randn(n_other, 3, generator=generator)
+    buffers = {}
+    for seed in (1, 2):  # the second step writes other rows into the same buffer
+        batch = _one_batch(*_random_ratings(seed=seed)[:3], n_rows)
+        weights = torch.randn(len(batch), layer.weight.shape[2], generator=generator)
+        layer.weight.grad = None
+        (model.user_encoder._latent_first_layer(batch, feedback) * weights).sum().backward()
+        assert layer.weight.grad.is_sparse
+        densify_sparse_gradients(model.parameters(), buffers)
+        # The dense definition: autograd through plain indexing of the table.
+        table = layer.weight.detach().clone().requires_grad_(True)
+        projected = torch.bmm(feedback[batch.distinct].unsqueeze(1), table[batch.distinct]).squeeze(1)
+        summed = torch.nn.functional.embedding_bag(batch.positions, projected, batch.offsets, mode="sum")
+        (summed * weights).sum().backward()
+        assert not layer.weight.grad.is_sparse
+        torch.testing.assert_close(layer.weight.grad, table.grad, rtol=0, atol=0)
+        assert layer.weight.grad.data_ptr() == buffers[layer.weight][0].data_ptr()
+
+
+def test_densify_sums_repeated_rows_and_leaves_other_gradients_alone():
+    table = torch.nn.Parameter(torch.randn(6, 2, 3))
+    untouched = torch.nn.Parameter(torch.randn(4))
+    unused = torch.nn.Parameter(torch.randn(4))
+    rows = torch.tensor([1, 4])
+    loss = (_GatherRows.apply(table, rows) * 2).sum() + _GatherRows.apply(table, torch.tensor([4])).sum()
+    (loss + untouched.sum()).backward()
+    dense_before = untouched.grad
+    densify_sparse_gradients([table, untouched, unused], {})
+    expected = torch.zeros(6, 2, 3)
+    expected[1], expected[4] = 2.0, 3.0
+    torch.testing.assert_close(table.grad, expected, rtol=0, atol=0)
+    assert untouched.grad is dense_before and unused.grad is None
 
 
 def test_observed_input_equals_dense_x_at_w0():
@@ -167,6 +208,7 @@ def test_gradients_reach_both_sides_encoders(scopes):
     loss = prediction.square().sum() + model.user_encoder.kl_to_prior(mean_u, logit_u).sum() \
         + model.item_encoder.kl_to_prior(mean_v, logit_v).sum()
     loss.backward()
+    densify_sparse_gradients(model.parameters(), {})  # the latent-input tables' are sparse
     for name, parameter in model.named_parameters():
         assert parameter.grad is not None, name
         assert torch.isfinite(parameter.grad).all(), name
