@@ -75,6 +75,7 @@ class CrossFeedbackTrainer:
         self.averaged = (
             [p.detach().clone() for p in model.parameters()] if settings.weight_averaging > 0 else None
         )
+        self.holds_averages = False  # inside averaged_weights(): the averages are in the model
 
     def read_ratings(self, table):
         """Make the encoders read ``table``'s ratings (over the same row batches) from now on."""
@@ -125,15 +126,23 @@ class CrossFeedbackTrainer:
     @contextlib.contextmanager
     def averaged_weights(self):
         """Within the block, the model's parameters hold their running average (if kept)."""
-        if self.averaged is None:
+        if self.averaged is None or self.holds_averages:
             yield
             return
-        live = [p.detach().clone() for p in self.model.parameters()]
-        self._load_weights(self.averaged)
+        self._swap_weights()
+        self.holds_averages = True
         try:
             yield
         finally:
-            self._load_weights(live)
+            self._swap_weights()
+            self.holds_averages = False
+
+    @torch.no_grad()
+    def _swap_weights(self):
+        # Exchanging the storages, not copying the values, keeps no third copy of every weight
+        # (1.9 GB for an Epinions latent-input table).
+        for parameter, average in zip(self.model.parameters(), self.averaged):
+            parameter.data, average.data = average.data, parameter.data
 
     @torch.no_grad()
     def _load_weights(self, values):

@@ -83,7 +83,7 @@ class _GatherRows(torch.autograd.Function):
 
     The dense gradient of an index is a zero-filled copy of the whole table, allocated afresh at
     every step: for CiaoDVD's 16k × 16 × 100 latent-input tables, filling those fresh pages took
-    40 % of an iteration. :func:`densify_sparse_gradients` turns the sparse gradient back into the
+    45 % of an iteration. :func:`densify_sparse_gradients` turns the sparse gradient back into the
     same dense values, in a buffer allocated once.
     """
 

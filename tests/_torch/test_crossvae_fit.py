@@ -63,6 +63,25 @@ def test_weight_averaging_is_the_bias_corrected_moving_average_of_every_step(sch
             torch.testing.assert_close(parameter.detach(), average)
     for parameter, before in zip(trainer.model.parameters(), live):
         torch.testing.assert_close(parameter.detach(), before)
+    for kept, average in zip(trainer.averaged, expected):
+        torch.testing.assert_close(kept, average)
+
+
+def test_predicting_with_the_averaged_weights_leaves_training_unchanged():
+    # The block exchanges the weights' storages with the averages' and back: Adam's state, the
+    # averages and the next steps must be those of a trainer that never entered it.
+    visited, untouched = (_trainer(_table(), weight_averaging=0.9) for _ in range(2))
+    for trainer in (visited, untouched):
+        trainer.train_one_iteration()
+    with visited.averaged_weights():
+        encoded_inside = visited.encode_all()  # nested: the averages stay in place
+    for inside, outside in zip(encoded_inside, visited.encode_all()):
+        torch.testing.assert_close(inside, outside, rtol=0, atol=0)
+    for trainer in (visited, untouched):
+        trainer.train_one_iteration()
+    for a, b in zip([*visited.model.parameters(), *visited.averaged],
+                    [*untouched.model.parameters(), *untouched.averaged]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_free_means_take_their_own_step_size():
