@@ -41,5 +41,5 @@ def gaussian_conditionals(gram, weighted_sums, prior_mean, prior_precision, nois
 
 
 def unwhiten(lower, vectors):
-    """``L_i^-T v_i`` for every row: two batched triangular factors, one solve."""
+    """``L_i^-T v_i`` for every row, one batched solve."""
     return np.linalg.solve(np.swapaxes(lower, 1, 2), vectors[:, :, None])[:, :, 0]
