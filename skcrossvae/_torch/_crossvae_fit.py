@@ -253,6 +253,12 @@ class CrossFeedbackTrainer:
         self.model.load_state_dict(parameters)
 
     def finalise(self):
-        """Leave the averaged weights (if kept) in the model for good: prediction uses them."""
+        """Leave the averaged weights (if kept) in the model for good: prediction uses them.
+
+        The last step's gradients are released: the fitted model would otherwise hold a copy of
+        every weight it never uses again.
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        self.dense_gradients.clear()
         if self.averaged is not None:
             self._load_weights(self.averaged)

@@ -84,6 +84,14 @@ def test_predicting_with_the_averaged_weights_leaves_training_unchanged():
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_finalise_releases_the_gradients():
+    trainer = _trainer(_table(), weight_averaging=0.9)
+    trainer.train_one_iteration()
+    assert all(p.grad is not None for p in trainer.model.parameters())
+    trainer.finalise()
+    assert all(p.grad is None for p in trainer.model.parameters()) and not trainer.dense_gradients
+
+
 def test_free_means_take_their_own_step_size():
     trainer = _trainer(_table(), free_means=True)
     free = trainer.model.free_parameters()
