@@ -1,16 +1,22 @@
 """BayesianMFRegressor: Bayesian probabilistic matrix factorisation by Gibbs sampling (BPMF)."""
 
 import time
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from scipy import stats
 from sklearn.utils._param_validation import Interval
 
-from .._base import BaseRatingEstimator
 from .._torch._training import run_iterations
 from ._common import BASE_ATTRIBUTE_DOCS, record_history, rmse
-from ._conjugate import gaussian_conditionals, row_grams, side_matrices, unwhiten
+from ._conjugate import (
+    ConjugateMFRegressor,
+    gaussian_conditionals,
+    row_grams,
+    second_moments,
+    side_matrices,
+    unwhiten,
+)
 
 # Normal-Wishart hyper-prior of Salakhutdinov and Mnih (2008): mu_0 = 0, beta_0 = 2,
 # W_0 = I and nu_0 = K (set from n_components).
@@ -51,7 +57,7 @@ class _GibbsSampler:
 
     def _resample(self, factors, other, side):
         indicator, weighted = self.sides[side]
-        gram = row_grams(indicator, other[:, :, None] * other[:, None, :])
+        gram = row_grams(indicator, second_moments(other))
         prior_mean, prior_precision = _sample_hyperparameters(factors, self.rng)
         lower, whitened_mean = gaussian_conditionals(gram, weighted @ other, prior_mean, prior_precision,
                                                      self.noise_precision)
@@ -73,7 +79,7 @@ class _GibbsSampler:
         return predictions
 
 
-class BayesianMFRegressor(BaseRatingEstimator):
+class BayesianMFRegressor(ConjugateMFRegressor):
     __doc__ = f"""Bayesian probabilistic matrix factorisation by Gibbs sampling (Salakhutdinov and Mnih 2008).
 
     The conjugate Bayesian matrix factorisation that the cross-feedback VAE sets out to
@@ -172,11 +178,8 @@ class BayesianMFRegressor(BaseRatingEstimator):
     """
 
     _parameter_constraints: dict = {
-        **BaseRatingEstimator._parameter_constraints,
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        **ConjugateMFRegressor._parameter_constraints,
         "burn_in": [Interval(Integral, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "noise_precision": [Interval(Real, 0, None, closed="neither"), None],
     }
 
     def __init__(
@@ -268,24 +271,3 @@ class BayesianMFRegressor(BaseRatingEstimator):
         user_block = self.user_samples_[users].reshape(len(users), n_samples * k).astype(np.float64)
         item_block = self.item_samples_.reshape(self.n_items_, n_samples * k).astype(np.float64)
         return self.global_mean_ + self.rating_std_ * (user_block @ item_block.T) / n_samples
-
-    def predict(self, X, return_std=False):
-        """Predict ratings, optionally with the posterior predictive standard deviation.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_pairs, 2)
-            User ids in the first column, item ids in the second.
-        return_std : bool, default=False
-            Also return the predictive standard deviation: the spread of the sampled
-            ``u . v`` (in rating units) combined with ``noise_variance_``. Pairs with an unknown
-            id get the training ratings' standard deviation.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_pairs,)
-            Posterior mean predictions, clipped to ``rating_range_``.
-        y_std : ndarray of shape (n_pairs,)
-            Only with ``return_std=True``.
-        """
-        return self._predict(X, return_std=return_std)

@@ -7,7 +7,12 @@ other side's rated rows. Both compute those sums with one sparse product and the
 batched Cholesky factorisations; no Python loop visits users or ratings.
 """
 
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from .._base import BaseRatingEstimator
 
 
 def side_matrices(train, targets):
@@ -20,10 +25,17 @@ def side_matrices(train, targets):
     return (indicator, weighted), (indicator.T.tocsr(), weighted.T.tocsr())
 
 
-def row_grams(indicator, second_moments):
+def second_moments(means, covariances=None):
+    """``E[x x^T]`` of every row: the outer product of its mean, plus its covariance if it has one
+    (a Gibbs sample is a point: no covariance)."""
+    outer = means[:, :, None] * means[:, None, :]
+    return outer if covariances is None else outer + covariances
+
+
+def row_grams(indicator, moments):
     """Every row's sum of the ``(K, K)`` second moments of the other side's rows it rated."""
-    n_other, k, _ = second_moments.shape
-    return (indicator @ second_moments.reshape(n_other, k * k)).reshape(-1, k, k)
+    n_other, k, _ = moments.shape
+    return (indicator @ moments.reshape(n_other, k * k)).reshape(-1, k, k)
 
 
 def gaussian_conditionals(gram, weighted_sums, prior_mean, prior_precision, noise_precision):
@@ -43,3 +55,37 @@ def gaussian_conditionals(gram, weighted_sums, prior_mean, prior_precision, nois
 def unwhiten(lower, vectors):
     """``L_i^-T v_i`` for every row, one batched solve."""
     return np.linalg.solve(np.swapaxes(lower, 1, 2), vectors[:, :, None])[:, :, 0]
+
+
+class ConjugateMFRegressor(BaseRatingEstimator):
+    """What :class:`BayesianMFRegressor` and :class:`VariationalBayesMFRegressor` share beyond the
+    base: the constraints of their common parameters and ``predict`` with a predictive spread."""
+
+    _parameter_constraints: dict = {
+        **BaseRatingEstimator._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "noise_precision": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
+    def predict(self, X, return_std=False):
+        """Predict ratings, optionally with the posterior predictive standard deviation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2)
+            User ids in the first column, item ids in the second.
+        return_std : bool, default=False
+            Also return the predictive standard deviation: the posterior spread of ``u . v``
+            (over the samples, or under the variational posteriors; in rating units) combined
+            with ``noise_variance_``. Pairs with an unknown id get the training ratings'
+            standard deviation.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_pairs,)
+            Posterior mean predictions, clipped to ``rating_range_``.
+        y_std : ndarray of shape (n_pairs,)
+            Only with ``return_std=True``.
+        """
+        return self._predict(X, return_std=return_std)

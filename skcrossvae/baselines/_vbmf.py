@@ -1,15 +1,18 @@
 """VariationalBayesMFRegressor: Bayesian matrix factorisation by closed-form variational inference."""
 
-import time
-from numbers import Integral, Real
-
 import numpy as np
-from sklearn.utils._param_validation import Interval
 
-from .._base import BaseRatingEstimator, shared_parameter_docs
+from .._base import shared_parameter_docs
 from .._torch._training import run_iterations
-from ._common import BASE_ATTRIBUTE_DOCS, record_history
-from ._conjugate import gaussian_conditionals, row_grams, side_matrices, unwhiten
+from ._common import BASE_ATTRIBUTE_DOCS, record_history, rmse
+from ._conjugate import (
+    ConjugateMFRegressor,
+    gaussian_conditionals,
+    row_grams,
+    second_moments,
+    side_matrices,
+    unwhiten,
+)
 
 # The posteriors start at N(m, I) with small random means m: the identity is the scale of a prior
 # on standardised ratings, and a smaller start (0.01 I) makes the first empirical-Bayes prior so
@@ -17,16 +20,11 @@ from ._conjugate import gaussian_conditionals, row_grams, side_matrices, unwhite
 _INIT_STD = 0.1
 
 
-def _second_moments(means, covariances):
-    """``E[x x^T]`` of every row's Gaussian posterior."""
-    return means[:, :, None] * means[:, None, :] + covariances
-
-
 def _fit_prior(means, covariances):
     """The Gaussian prior that maximises the ELBO given the rows' posteriors (empirical Bayes):
     the mean and the covariance of the posteriors' mixture."""
     mean = means.mean(axis=0)
-    covariance = _second_moments(means, covariances).mean(axis=0) - np.outer(mean, mean)
+    covariance = second_moments(means, covariances).mean(axis=0) - np.outer(mean, mean)
     return mean, (covariance + covariance.T) / 2
 
 
@@ -60,32 +58,34 @@ class _VariationalPosterior:
         self.priors = [None, None]  # each side's (mean, covariance), fitted at the start of its update
 
     def _update_side(self, side):
+        """Fit the side's prior, then update every row's posterior; returns the sums the update
+        read (``row_grams`` of the other side's second moments and ``weighted @ other means``)."""
         other = 1 - side
         self.priors[side] = prior_mean, prior_covariance = _fit_prior(self.means[side], self.covariances[side])
         indicator, weighted = self.sides[side]
-        gram = row_grams(indicator, _second_moments(self.means[other], self.covariances[other]))
-        lower, whitened_mean = gaussian_conditionals(gram, weighted @ self.means[other], prior_mean,
+        gram = row_grams(indicator, second_moments(self.means[other], self.covariances[other]))
+        weighted_sums = weighted @ self.means[other]
+        lower, whitened_mean = gaussian_conditionals(gram, weighted_sums, prior_mean,
                                                      np.linalg.inv(prior_covariance), self.noise_precision)
         self.means[side] = unwhiten(lower, whitened_mean)
         inverse_lower = np.linalg.inv(lower)
         self.covariances[side] = np.swapaxes(inverse_lower, 1, 2) @ inverse_lower
         self.log_det_covariances[side] = -2.0 * np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
+        return gram, weighted_sums
 
-    def _expected_squared_error(self):
-        """``sum E_q[(t - u . v)^2]`` over the training ratings, from the users' side sums."""
-        indicator, weighted = self.sides[0]
-        item_moments = _second_moments(self.means[1], self.covariances[1])
-        gram = row_grams(indicator, item_moments)
-        user_moments = _second_moments(self.means[0], self.covariances[0])
-        cross = np.einsum("ik,ik->", self.means[0], weighted @ self.means[1])
-        return np.sum(self.targets**2) - 2.0 * cross + np.einsum("ikl,ikl->", user_moments, gram)
+    def _expected_squared_error(self, side, gram, weighted_sums):
+        """``sum E_q[(t - u . v)^2]`` over the training ratings, from one side's rows and the sums
+        over the other side that :meth:`_update_side` returned for it."""
+        moments = second_moments(self.means[side], self.covariances[side])
+        cross = np.einsum("ik,ik->", self.means[side], weighted_sums)
+        return np.sum(self.targets**2) - 2.0 * cross + np.einsum("ikl,ikl->", moments, gram)
 
     def sweep(self):
         """One sweep; returns the negative ELBO per rating (standardised ratings)."""
         self._update_side(0)
-        self._update_side(1)
+        # The items are updated last, against the final users: their sums give the squared error.
+        squared_error = self._expected_squared_error(1, *self._update_side(1))
         n_ratings = len(self.targets)
-        squared_error = self._expected_squared_error()
         if self.fixed_noise is None:
             self.noise_precision = n_ratings / squared_error
         expected_log_likelihood = 0.5 * (n_ratings * (np.log(self.noise_precision) - np.log(2 * np.pi))
@@ -102,7 +102,7 @@ class _VariationalPosterior:
         self.means, self.covariances, self.log_det_covariances, self.priors, self.noise_precision = state
 
 
-class VariationalBayesMFRegressor(BaseRatingEstimator):
+class VariationalBayesMFRegressor(ConjugateMFRegressor):
     __doc__ = f"""Bayesian matrix factorisation by closed-form variational inference (VB-MF).
 
     The conjugate variational Bayes that the paper's encoders replace (Section 2.2): the model of
@@ -177,13 +177,6 @@ class VariationalBayesMFRegressor(BaseRatingEstimator):
     True
     """
 
-    _parameter_constraints: dict = {
-        **BaseRatingEstimator._parameter_constraints,
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "noise_precision": [Interval(Real, 0, None, closed="neither"), None],
-    }
-
     def __init__(
         self,
         n_components=10,
@@ -214,7 +207,7 @@ class VariationalBayesMFRegressor(BaseRatingEstimator):
 
         def validation_rmse():
             self._store(posterior)
-            return float(np.sqrt(np.mean((self._predict_codes(valid.users, valid.items) - valid.values) ** 2)))
+            return rmse(self._predict_codes(valid.users, valid.items), valid)
 
         history = run_iterations(
             posterior.sweep, validation_rmse, posterior.get_state, posterior.set_state,
@@ -247,24 +240,3 @@ class VariationalBayesMFRegressor(BaseRatingEstimator):
 
     def _score_items(self, users):
         return self.global_mean_ + self.rating_std_ * (self.user_factors_[users] @ self.item_factors_.T)
-
-    def predict(self, X, return_std=False):
-        """Predict ratings, optionally with the posterior predictive standard deviation.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_pairs, 2)
-            User ids in the first column, item ids in the second.
-        return_std : bool, default=False
-            Also return the predictive standard deviation: the posterior spread of ``u . v``
-            (in rating units) combined with ``noise_variance_``. Pairs with an unknown id get
-            the training ratings' standard deviation.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_pairs,)
-            Predicted ratings.
-        y_std : ndarray of shape (n_pairs,)
-            Only with ``return_std=True``.
-        """
-        return self._predict(X, return_std=return_std)
