@@ -5,14 +5,17 @@ split for early stopping, the unknown-id policy, ``predict``/``recommend`` plumb
 save/load. Subclasses implement only the algorithm (``_fit_ratings`` and ``_predict_codes``).
 """
 
+import copy
+import sys
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _persistence
@@ -23,16 +26,20 @@ from ._data import (
     check_ratings,
     encode_ids,
     normalise_id_column,
+    root_mean_square,
     split_id_columns,
     validation_mask,
     _listing,
 )
+from .exceptions import DivergenceError
 
 # Shrinks the per-user and per-item mean deviations used for unknown pairs towards zero, so an id
 # seen once does not dictate its fallback (the damped means of Koren's baseline predictors).
 _FALLBACK_DAMPING = 5.0
 _RECOMMEND_BATCH = 1024
 _MIN_RATINGS = 2
+#: A fit whose training RMSE ends above this many times that of the global mean has failed.
+DIVERGED_RMSE_RATIO = 1.5
 
 
 def shared_parameter_docs(n_iter_no_change=10, early_stopping=True):
@@ -90,10 +97,28 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         "verbose": ["verbose"],
     }
 
+    #: What the ``DivergenceError`` of this estimator advises (see :meth:`_check_training_fit`).
+    _divergence_advice = "Lower learning_rate"
+
+    def _validate_params(self):
+        super()._validate_params()
+        # bool is an Integral and a Real in Python: n_components=True would pass an Interval.
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if (isinstance(value, (bool, np.bool_)) and "boolean" not in constraints
+                    and any(isinstance(c, Interval) for c in constraints)):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be a number, not a "
+                    f"boolean; got {value!r}."
+                )
+
     # ------------------------------------------------------------------ fitting
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the model to (user, item) pairs and their ratings.
+
+        A fit is atomic: when it fails or is interrupted (an exception, ``KeyboardInterrupt``,
+        a :class:`~skcrossvae.DivergenceError`), the estimator is left exactly as it was
+        before the call, fitted with its previous state or unfitted.
 
         Parameters
         ----------
@@ -107,7 +132,27 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        DivergenceError
+            When the training loss becomes non-finite, or the fitted model predicts the
+            training ratings worse than ``1.5`` times the RMSE of their mean after training
+            made it worse than where it started.
         """
+        before = dict(vars(self))
+        try:
+            self._fit(X, y)
+        except BaseException:
+            # Fits replace fitted attributes and never change the objects they held, so
+            # restoring the attribute table restores the estimator.
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _fit(self, X, y):
         incremental = bool(getattr(self, "warm_start", False)) and hasattr(self, "user_ids_")
         if incremental:
             self._check_networks_match_parameters("warm_start=True continues training the fitted networks")
@@ -127,7 +172,36 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                 )
         self._set_rating_statistics(train, table)
         self._fit_ratings(train, valid, rng, incremental)
-        return self
+        self._check_training_fit(train)
+
+    def _training_rmse(self, train):
+        """RMSE of the fitted model's predictions of the ratings it trained on."""
+        return root_mean_square(self._predict_codes(train.users, train.items) - train.values)
+
+    def _untrained_rmse(self, train):
+        """RMSE of the model before training: the standardised models start at the global mean."""
+        return root_mean_square(train.values - self.global_mean_)
+
+    def _check_training_fit(self, train):
+        """Raise :class:`DivergenceError` for a fit that ended far worse than the global mean.
+
+        A model whose training RMSE is above ``DIVERGED_RMSE_RATIO`` times the global mean's
+        failed: when training made it worse than the untrained model, the optimisation
+        diverged (an error); when it improved on a model that starts far off (the paper's
+        decoder starts at 0), it stopped too early (a ``ConvergenceWarning``).
+        """
+        fitted, mean_only = self._training_rmse(train), root_mean_square(train.values - self.global_mean_)
+        if np.isfinite(fitted) and fitted <= DIVERGED_RMSE_RATIO * mean_only:
+            return
+        name = type(self).__name__
+        summary = (f"{name} predicts its training ratings with RMSE {fitted:.4g}, more than "
+                   f"{DIVERGED_RMSE_RATIO} times the {mean_only:.4g} of predicting their mean")
+        if np.isfinite(fitted) and fitted < self._untrained_rmse(train):
+            warnings.warn(f"{summary}: training improved on its start but stopped far from a solution. "
+                          "Raise max_iter or learning_rate.", ConvergenceWarning)
+            return
+        raise DivergenceError(f"{summary}: training made it worse than its start, so it diverged. "
+                              f"{self._divergence_advice}.")
 
     def _validate_training_data(self, X, y, incremental):
         X = validate_data(self, X, dtype=None, reset=not incremental)
@@ -318,14 +392,16 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     def save(self, path):
         """Save the fitted estimator to ``path`` in a safe, self-contained format.
 
-        The file holds the parameters and the fitted state as tensors and plain containers
-        (no pickled code): :func:`skcrossvae.load` reads it with ``torch.load(weights_only=True)``
-        on any machine, with or without a GPU. The training data is not needed to load it.
+        The file is a ``safetensors`` file: the fitted arrays and network weights, plus one JSON
+        document of the parameters and other fitted values, with a SHA-256 digest of both.
+        :func:`skcrossvae.load` reads it on any machine, with or without a GPU, without the
+        training data, and without running any code from the file. The file is written
+        atomically: a failed save leaves no partial file.
 
         Parameters
         ----------
         path : str or path-like
-            Destination file.
+            Destination file (by convention ``*.skcv``).
 
         Raises
         ------
@@ -337,13 +413,60 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         self._check_networks_match_parameters("load rebuilds the saved networks from the parameters")
         _persistence.save_estimator(self, path)
 
+    def _fitted_state(self):
+        """The fitted attributes (public names ending in an underscore), as saved by ``save``."""
+        return {key: value for key, value in vars(self).items()
+                if key.endswith("_") and not key.startswith("_")}
+
+    def _restore_fitted_state(self, fitted):
+        """Set the fitted attributes read by :func:`skcrossvae.load`, rebuilding the networks.
+
+        The networks are built by :meth:`_module_factory` from the (validated) parameters and
+        the fitted sizes, then filled with the saved weights, whose names and shapes must match.
+        """
+        modules = {key: value for key, value in fitted.items() if isinstance(value, _persistence.SavedModule)}
+        vars(self).update({key: value for key, value in fitted.items() if key not in modules})
+        if "device_" in fitted:
+            self.device_ = "cpu"
+        factories = self._module_factory()
+        if set(modules) != set(factories):
+            raise ValueError(f"the file holds networks {sorted(modules)}, the class expects {sorted(factories)}")
+        if modules:
+            from ._torch._device import load_weights
+
+            for key, saved in modules.items():
+                setattr(self, key, load_weights(factories[key](), saved.state))
+        self._check_fitted_state()
+
+    def _check_fitted_state(self):
+        """Check that the fitted sizes agree with each other (for :func:`skcrossvae.load`)."""
+        sizes = {"user_ids_": self.n_users_, "item_ids_": self.n_items_,
+                 "user_fallback_": self.n_users_, "item_fallback_": self.n_items_}
+        for name, size in sizes.items():
+            if len(getattr(self, name)) != size:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries, not {size}")
+        if self.seen_items_.shape != (self.n_users_, self.n_items_):
+            raise ValueError(f"seen_items_ has shape {self.seen_items_.shape}")
+
     def _module_factory(self):
         """Rebuild the torch module(s) of a fitted estimator from its fitted sizes (for load)."""
         return {}
 
     def __getstate__(self):
         # Pickles (joblib, Dask, copy) carry CPU tensors so they load on machines without CUDA.
-        return _persistence.state_to_cpu(super().__getstate__())
+        state = super().__getstate__()
+        torch = sys.modules.get("torch")  # not imported: the estimator holds no tensor
+        if torch is None:
+            return state
+        moved = {}
+        for key, value in state.items():
+            if isinstance(value, torch.nn.Module):
+                if any(tensor.device.type != "cpu" for tensor in value.state_dict().values()):
+                    value = copy.deepcopy(value).cpu()  # the fitted module itself stays on its device
+            elif isinstance(value, torch.Tensor):
+                value = value.detach().cpu()
+            moved[key] = value
+        return moved
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

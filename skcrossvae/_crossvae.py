@@ -11,17 +11,21 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseRatingEstimator, shared_parameter_docs
-from ._data import damped_biases
+from ._data import damped_biases, root_mean_square
 from ._torch._crossvae import CrossFeedbackVAE
 from ._torch._crossvae_fit import CrossFeedbackTrainer
 from ._torch._device import as_tensor, make_generator, resolve_device
-from ._torch._training import run_iterations
+from ._training import run_iterations
 
 #: A side (users or items) is sparse when its median number of ratings per row is below this.
 #: ``attention='auto'`` attends globally on a sparse side and locally (to the rows' own rated
 #: entries) otherwise (Section 3.4); ``baseline='auto'`` uses baseline predictors when a side is
 #: sparse; ``input_dropout='auto'`` hides ratings only when neither side is.
 SPARSE_MEDIAN_RATINGS = 10
+
+#: With ``standardize=False`` the largest rating magnitude must lie in this range: the model
+#: trains on the raw ratings in float32, where their squares must stay finite and normal.
+RAW_RATING_MAGNITUDES = (1e-9, 1e9)
 
 #: ``input_dropout='auto'``: the share of ratings hidden from the encoders on dense data.
 AUTO_INPUT_DROPOUT = 0.5
@@ -522,6 +526,18 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         self.warm_start = warm_start
 
     # ----------------------------------------------------------------- fitting
+    @property
+    def _divergence_advice(self):
+        advice = "Lower learning_rate"
+        if self.attention is not None and self.attention_norm == "ratio":
+            advice += ", or use attention_norm='softmax' (Eq. 9's ratio of signed scores can blow up)"
+        return advice
+
+    def _untrained_rmse(self, train):
+        if self.standardize or self.uses_baseline_:
+            return super()._untrained_rmse(train)
+        return root_mean_square(train.values)  # the paper's decoder starts from predictions near 0
+
     def _model_config(self):
         if not (self.use_ratings or self.cross_feedback):
             raise ValueError("use_ratings=False and cross_feedback=False leave the encoders no input.")
@@ -670,10 +686,8 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
         module.train()
         history = run_iterations(
-            trainer.train_one_iteration, validation_rmse, trainer.get_state, trainer.set_state,
+            self, trainer.train_one_iteration, validation_rmse, trainer.get_state, trainer.set_state,
             max_iter=max_iter, early_stopping=valid is not None,
-            n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
-            name=type(self).__name__,
         )
         module.eval()
         trainer.finalise()
@@ -681,10 +695,17 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
     def _rmse(self, table):
         """RMSE of the stored posteriors' predictions on an encoded rating table."""
-        return float(np.sqrt(np.mean((self._predict_codes(table.users, table.items) - table.values) ** 2)))
+        return root_mean_square(self._predict_codes(table.users, table.items) - table.values)
 
     def _fit_decoder(self, train):
         """The decoder's offsets and scale, from the ratings a run trains on."""
+        peak = float(np.max(np.abs(train.values)))
+        if not self.standardize and peak and not RAW_RATING_MAGNITUDES[0] <= peak <= RAW_RATING_MAGNITUDES[1]:
+            raise ValueError(
+                f"standardize=False models the raw ratings in float32, but the largest rating "
+                f"magnitude is {peak:.3g}, outside [{RAW_RATING_MAGNITUDES[0]:g}, "
+                f"{RAW_RATING_MAGNITUDES[1]:g}]; rescale y or use standardize=True."
+            )
         if not self.uses_baseline_:
             zeros = np.zeros(self.n_users_), np.zeros(self.n_items_)
             if self.standardize:

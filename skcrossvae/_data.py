@@ -11,6 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 
 _COLUMN_NAMES = ("user", "item")
+#: The largest rating magnitude must lie in this range (or all ratings be 0).
+RATING_MAGNITUDES = (1e-150, 1e150)
 _MAX_LISTED = 5
 
 
@@ -22,11 +24,28 @@ def _listing(values):
     return f"[{shown}]{more}"
 
 
+def _int64_ids(column, name):
+    """Integer ids as int64, exactly; ids beyond the int64 range raise instead of wrapping."""
+    limits = np.iinfo(np.int64)
+    if column.dtype.kind == "u" and column.size and column.max() > limits.max:
+        too_large = column[column > limits.max]
+    elif column.dtype.kind == "O":
+        too_large = [v for v in column if not limits.min <= v <= limits.max]
+    else:
+        return column.astype(np.int64, copy=False)
+    if len(too_large):
+        raise ValueError(
+            f"{name} ids {_listing(too_large)} are outside the int64 range integer ids are "
+            "encoded in; pass such ids as strings."
+        )
+    return column.astype(np.int64)
+
+
 def normalise_id_column(column, name):
     """Return ``column`` as an int64, float64 or str numpy array; raise on NaN, inf or mixed types."""
     column = np.asarray(column)
     if column.dtype.kind in "iu":
-        return column.astype(np.int64, copy=False)
+        return _int64_ids(column, name)
     if column.dtype.kind == "b":
         raise ValueError(f"{name} ids are booleans; use integer or string ids.")
     if column.dtype.kind == "f":
@@ -45,7 +64,7 @@ def normalise_id_column(column, name):
         (isinstance(v, Integral) and not isinstance(v, bool) for v in column), bool, len(column)
     )
     if is_int.all():
-        return column.astype(np.int64)
+        return _int64_ids(column, name)
     is_real = np.fromiter(
         (isinstance(v, Real) and not isinstance(v, bool) for v in column), bool, len(column)
     )
@@ -69,6 +88,15 @@ def split_id_columns(X):
     return tuple(normalise_id_column(X[:, k], _COLUMN_NAMES[k]) for k in range(2))
 
 
+def root_mean_square(values):
+    """``sqrt(mean(values ** 2))``: the RMSE of residuals, the one RMSE of the package.
+
+    :func:`check_ratings` keeps rating magnitudes within ``RATING_MAGNITUDES``, where the
+    squares of ratings and of residuals between them stay finite and normal in float64.
+    """
+    return float(np.sqrt(np.mean(np.square(np.asarray(values, dtype=np.float64)))))
+
+
 def check_ratings(y, n_samples, estimator_name):
     """Return ratings as a new float64 array; raise on non-numeric, NaN/inf or length mismatch."""
     if y is None:
@@ -89,6 +117,13 @@ def check_ratings(y, n_samples, estimator_name):
     bad = np.flatnonzero(~np.isfinite(y_array))
     if bad.size:
         raise ValueError(f"ratings y contain NaN or inf at rows {_listing(bad)}.")
+    peak = np.max(np.abs(y_array), initial=0.0)
+    if peak and not RATING_MAGNITUDES[0] <= peak <= RATING_MAGNITUDES[1]:
+        raise ValueError(
+            f"the largest rating magnitude is {peak:.3g}; ratings are supported on scales whose "
+            f"largest magnitude lies in [{RATING_MAGNITUDES[0]:g}, {RATING_MAGNITUDES[1]:g}] "
+            "(their squares and products stay finite and normal in float64). Rescale y."
+        )
     return y_array
 
 

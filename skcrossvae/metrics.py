@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_array, check_consistent_length
 
-from skcrossvae._data import split_id_columns
+from skcrossvae._data import root_mean_square, split_id_columns
 
 __all__ = [
     "rmse",
@@ -73,7 +73,7 @@ def rmse(y_true, y_pred):
     1.1547
     """
     y_true, y_pred = _check_targets(y_true, y_pred)
-    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+    return root_mean_square(y_true - y_pred)
 
 
 def mae(y_true, y_pred):

@@ -118,7 +118,7 @@ def test_pickle_round_trip_keeps_predictions(fitted, toy_ratings):
 
 def test_save_load_round_trip_keeps_predictions(fitted, toy_ratings, tmp_path):
     X, _ = toy_ratings
-    path = tmp_path / "model.pt"
+    path = tmp_path / "model.skcv"
     fitted.save(path)
     restored = skcrossvae.load(path)
     assert type(restored) is type(fitted)

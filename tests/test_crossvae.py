@@ -234,7 +234,7 @@ def test_warm_start_and_save_reject_a_changed_architecture(toy, change, message,
         model.fit(*toy)
     np.testing.assert_array_equal(model.predict(toy[0]), before)
     with pytest.raises(ValueError, match=f"load rebuilds the saved networks.*{message}"):
-        model.save(tmp_path / "model.pt")
+        model.save(tmp_path / "model.skcv")
 
 
 def test_free_means_and_learned_prior_are_trained_kept_and_restored(toy, tmp_path):
@@ -244,7 +244,7 @@ def test_free_means_and_learned_prior_are_trained_kept_and_restored(toy, tmp_pat
     assert user_free.shape == (model.n_users_, TOY["n_components"] + 1)
     assert user_free.abs().min() > 0
     assert (model.module_.item_encoder.log_prior_variance != 0).all()
-    path = tmp_path / "model.pt"
+    path = tmp_path / "model.skcv"
     model.save(path)
     restored = load(path)
     torch.testing.assert_close(restored.module_.user_encoder.free_means, user_free)

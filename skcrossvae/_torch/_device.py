@@ -47,3 +47,10 @@ def make_generator(rng, device):
 def as_tensor(array, device, dtype=None):
     """A tensor on ``device`` from a numpy array (no copy on the CPU when dtypes agree)."""
     return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
+
+
+def load_weights(module, arrays):
+    """``module`` with its weights set from a dict of numpy arrays (names and shapes must match)."""
+    state = {key: torch.tensor(np.asarray(value)) for key, value in arrays.items()}
+    module.load_state_dict(state, strict=True)
+    return module

@@ -7,8 +7,9 @@ import numpy as np
 from scipy import stats
 from sklearn.utils._param_validation import Interval
 
-from .._torch._training import run_iterations
-from ._common import BASE_ATTRIBUTE_DOCS, record_history, rmse
+from .._training import run_iterations
+from .._data import root_mean_square
+from ._common import BASE_ATTRIBUTE_DOCS, record_history
 from ._conjugate import (
     ConjugateMFRegressor,
     gaussian_conditionals,
@@ -226,7 +227,7 @@ class BayesianMFRegressor(ConjugateMFRegressor):
 
         def averaged(part, table):
             average = self.global_mean_ + self.rating_std_ * sums[part] / len(user_samples)
-            return rmse(np.clip(average, *self.rating_range_), table)
+            return root_mean_square(np.clip(average, *self.rating_range_) - table.values)
 
         def add_sample():
             sums["train"] += sampler.sweep()
@@ -241,9 +242,8 @@ class BayesianMFRegressor(ConjugateMFRegressor):
             del user_samples[n_samples:], item_samples[n_samples:], noise_variances[n_samples:]
 
         history = run_iterations(
-            add_sample, lambda: averaged("valid", valid), lambda: len(user_samples), keep_first,
+            self, add_sample, lambda: averaged("valid", valid), lambda: len(user_samples), keep_first,
             max_iter=self.max_iter, early_stopping=valid is not None,
-            n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose, name=name,
         )
         record_history(self, history)
         self._store_samples(user_samples, item_samples, noise_variances)

@@ -9,6 +9,7 @@
 - Docstring fragments for the parameters and attributes they all have.
 """
 
+import copy
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -17,11 +18,11 @@ import torch
 from sklearn.utils._param_validation import Interval
 
 from .._base import BaseRatingEstimator
-from .._data import RatingTable
+from .._data import RatingTable, root_mean_square
 from .._torch._batching import side_batches
 from .._torch._device import as_tensor, make_generator, resolve_device
 from .._torch._rating_batches import EpochTrainer, PairBatches, RowBatches
-from .._torch._training import run_iterations
+from .._training import run_iterations
 
 _PREDICT_BATCH = 8192
 
@@ -85,11 +86,6 @@ TORCH_ATTRIBUTE_DOCS = """    module_ : torch.nn.Module
 """
 
 
-def rmse(predicted, table):
-    """Root mean squared error of predictions for the ratings of ``table``."""
-    return float(np.sqrt(np.mean((predicted - table.values) ** 2)))
-
-
 def record_history(estimator, history):
     """Store the driver's curves under scikit-learn's names."""
     estimator.n_iter_ = history.n_iter
@@ -136,20 +132,19 @@ class TorchBaseline(BaseRatingEstimator):
     def _fit_ratings(self, train, valid, rng, incremental):
         device = resolve_device(self.device)
         generator = make_generator(rng, device)
-        self.module_ = self.module_.to(device) if incremental else self._make_module(generator, device)
+        # A warm start trains a copy: a failed fit must leave the fitted network untouched.
+        self.module_ = copy.deepcopy(self.module_).to(device) if incremental else self._make_module(generator, device)
         self.device_ = str(device)
         batches, batch_loss = self._training_objective(train, rng, generator, device)
         trainer = EpochTrainer(self.module_, batches, batch_loss, self.learning_rate, device)
 
         def validation_rmse():
             self._prepare_prediction(train, batches)
-            return rmse(self._predict_codes(valid.users, valid.items), valid)
+            return root_mean_square(self._predict_codes(valid.users, valid.items) - valid.values)
 
         history = run_iterations(
-            trainer.train_one_iteration, validation_rmse, trainer.get_state, trainer.set_state,
+            self, trainer.train_one_iteration, validation_rmse, trainer.get_state, trainer.set_state,
             max_iter=self.max_iter, early_stopping=valid is not None,
-            n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
-            name=type(self).__name__,
         )
         record_history(self, history)
         self.module_.eval()

@@ -61,6 +61,8 @@ class ConjugateMFRegressor(BaseRatingEstimator):
     """What :class:`BayesianMFRegressor` and :class:`VariationalBayesMFRegressor` share beyond the
     base: the constraints of their common parameters and ``predict`` with a predictive spread."""
 
+    _divergence_advice = "Fix noise_precision (for example at 2.5), or lower n_components"
+
     _parameter_constraints: dict = {
         **BaseRatingEstimator._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],

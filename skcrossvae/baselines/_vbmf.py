@@ -3,8 +3,9 @@
 import numpy as np
 
 from .._base import shared_parameter_docs
-from .._torch._training import run_iterations
-from ._common import BASE_ATTRIBUTE_DOCS, record_history, rmse
+from .._training import run_iterations
+from .._data import root_mean_square
+from ._common import BASE_ATTRIBUTE_DOCS, record_history
 from ._conjugate import (
     ConjugateMFRegressor,
     gaussian_conditionals,
@@ -207,13 +208,11 @@ class VariationalBayesMFRegressor(ConjugateMFRegressor):
 
         def validation_rmse():
             self._store(posterior)
-            return rmse(self._predict_codes(valid.users, valid.items), valid)
+            return root_mean_square(self._predict_codes(valid.users, valid.items) - valid.values)
 
         history = run_iterations(
-            posterior.sweep, validation_rmse, posterior.get_state, posterior.set_state,
+            self, posterior.sweep, validation_rmse, posterior.get_state, posterior.set_state,
             max_iter=self.max_iter, early_stopping=valid is not None,
-            n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=self.verbose,
-            name=type(self).__name__,
         )
         record_history(self, history)
         self._store(posterior)

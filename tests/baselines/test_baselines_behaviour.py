@@ -133,10 +133,17 @@ def test_warm_start_continues_from_the_fitted_network(cls, toy_ratings, tmp_path
     X, y = toy_ratings
     model = _fit(cls, X, y, warm_start=True)
     module = model.module_
+    fitted_weights = {key: value.clone() for key, value in module.state_dict().items()}
     first = model.predict(X)
-    _fit_again = model.fit(X, y)
-    assert _fit_again.module_ is module
+    # With a negligible step the warm fit keeps the trained predictions: it starts from them.
+    model.set_params(learning_rate=1e-12).fit(X, y)
+    np.testing.assert_allclose(model.predict(X), first, atol=1e-5)
+    model.set_params(learning_rate=_fit(cls, X, y).learning_rate).fit(X, y)
     assert not np.array_equal(model.predict(X), first)
+    # The warm fit trains a copy: the network of the previous fit is left as it was.
+    assert model.module_ is not module
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, fitted_weights[key])
     with pytest.raises(ValueError, match="warm_start=True continues training"):
         model.fit(np.vstack([X, [[-1, X[0, 1]]]]), np.append(y, 3.0))
     # A parameter that shapes the network cannot change under a warm start.
@@ -146,7 +153,7 @@ def test_warm_start_continues_from_the_fitted_network(cls, toy_ratings, tmp_path
         model.fit(X, y)
     np.testing.assert_array_equal(model.predict(X), trained)
     with pytest.raises(ValueError, match="load rebuilds the saved networks"):
-        model.save(tmp_path / "model.pt")
+        model.save(tmp_path / "model.skcv")
 
 
 @pytest.mark.parametrize("cls", BASELINES, ids=_name)
@@ -226,7 +233,7 @@ def test_paper_grid_settings():
 def test_load_restores_a_baseline_without_its_training_data(tmp_path, toy_ratings):
     X, y = toy_ratings
     model = _fit(baselines.MultVAERegressor, X, y)
-    model.save(tmp_path / "vae.pt")
-    restored = skcrossvae.load(tmp_path / "vae.pt")
+    model.save(tmp_path / "vae.skcv")
+    restored = skcrossvae.load(tmp_path / "vae.skcv")
     assert restored.n_updates_ == model.n_updates_
     np.testing.assert_array_equal(restored.row_codes_, model.row_codes_)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..exceptions import DivergenceError
+from .exceptions import DivergenceError
 
 
 @dataclass
@@ -33,38 +33,32 @@ def _format_seconds(seconds):
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def run_iterations(
-    train_one_iteration,
-    validation_rmse,
-    get_state,
-    set_state,
-    *,
-    max_iter,
-    early_stopping,
-    n_iter_no_change,
-    tol,
-    verbose,
-    name,
-):
+def run_iterations(estimator, train_one_iteration, validation_rmse, get_state, set_state, *,
+                   max_iter, early_stopping):
     """Train until the stopping rule fires or ``max_iter`` iterations have run.
 
     Parameters
     ----------
+    estimator : BaseRatingEstimator
+        Gives the stopping rule (``n_iter_no_change``, ``tol``), ``verbose``, its name for
+        progress lines, and the advice of its ``DivergenceError``.
     train_one_iteration : callable () -> float
         Runs one pass over the training data and returns its mean loss.
     validation_rmse : callable () -> float
         RMSE on the validation ratings with the current state (used when ``early_stopping``).
     get_state, set_state : callable
         Snapshot and restore of everything prediction needs, for early stopping.
-    max_iter, early_stopping, n_iter_no_change, tol, verbose :
-        The estimator's parameters of the same names.
-    name : str
-        Estimator name for progress lines and messages.
+    max_iter : int
+        Largest number of iterations.
+    early_stopping : bool
+        Whether to monitor ``validation_rmse`` and keep the best state.
 
     Returns
     -------
     history : TrainingHistory
     """
+    name, tol, verbose = type(estimator).__name__, estimator.tol, estimator.verbose
+    n_iter_no_change = estimator.n_iter_no_change
     history = TrainingHistory(validation_scores=[] if early_stopping else None)
     best_state = None
     without_improvement = 0
@@ -74,7 +68,7 @@ def run_iterations(
         if not np.isfinite(loss):
             raise DivergenceError(
                 f"{name} diverged at iteration {iteration}: the training loss is {loss}. "
-                "Lower learning_rate, or use attention_norm='softmax' where it applies."
+                f"{estimator._divergence_advice}."
             )
         history.loss_curve.append(loss)
         monitored = loss
