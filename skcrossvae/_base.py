@@ -69,7 +69,9 @@ def shared_parameter_docs(n_iter_no_change=10, early_stopping=True):
 
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split, batching, initialisation and sampling. With an int, fits on
-        the CPU are reproducible bit for bit. The global numpy and torch seeds are never touched.
+        the CPU with one torch thread (``torch.set_num_threads(1)``) are reproducible bit for bit;
+        with more threads, parallel sums may differ in the last bits. The global numpy and torch
+        seeds are never touched.
 
     verbose : int, default=0
         Print one progress line per iteration (loss, validation RMSE, seconds, ETA) when > 0.
@@ -428,6 +430,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         vars(self).update({key: value for key, value in fitted.items() if key not in modules})
         if "device_" in fitted:
             self.device_ = "cpu"
+        self._check_fitted_state()
         factories = self._module_factory()
         if set(modules) != set(factories):
             raise ValueError(f"the file holds networks {sorted(modules)}, the class expects {sorted(factories)}")
@@ -436,7 +439,6 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
 
             for key, saved in modules.items():
                 setattr(self, key, load_weights(factories[key](), saved.state))
-        self._check_fitted_state()
 
     def _check_fitted_state(self):
         """Check that the fitted sizes agree with each other (for :func:`skcrossvae.load`)."""

@@ -1,10 +1,11 @@
-"""Rating data handling: the baseline predictors shared by the decoder and the benchmarks."""
+"""Rating data handling: id encoding and the baseline predictors shared by the decoder and the benchmarks."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skcrossvae._data import RatingTable, build_vocabulary, damped_biases
+from skcrossvae._data import RatingTable, build_vocabulary, damped_biases, normalise_id_column
 from skcrossvae.testing import rating_tables
 
 
@@ -45,3 +46,30 @@ def test_codes_without_ratings_get_a_zero_bias():
     table = RatingTable(np.array([0, 0, 2]), np.array([0, 1, 1]), np.array([1.0, 2.0, 5.0]), 4, 3)
     _, user_bias, item_bias = damped_biases(table, damping=1.0)
     assert user_bias[1] == user_bias[3] == item_bias[2] == 0.0
+
+
+def test_unsigned_ids_beyond_int64_are_refused_not_wrapped():
+    from skcrossvae.baselines import BiasedMFRegressor
+
+    X = np.array([[2**63, 1], [2**63 + 5, 2], [3, 1]], dtype=np.uint64)
+    with pytest.raises(ValueError, match=r"user ids \[9223372036854775808, 9223372036854775813\] are "
+                                         "outside the int64 range.*as strings"):
+        BiasedMFRegressor(max_iter=1).fit(X, [1.0, 2.0, 3.0])
+
+
+def test_python_ints_beyond_int64_are_refused_with_a_clear_error():
+    column = np.array([1, 2**70, -(2**70)], dtype=object)
+    with pytest.raises(ValueError, match=r"item ids \[1180591620717411303424, -1180591620717411303424\] "
+                                         "are outside the int64 range"):
+        normalise_id_column(column, "item")
+
+
+def test_large_unsigned_ids_within_int64_stay_exact():
+    from skcrossvae.baselines import BiasedMFRegressor
+
+    big = np.uint64(2**63 - 10)
+    X = np.array([[big, 1], [big, 2], [big - np.uint64(1), 1], [big - np.uint64(1), 3]], dtype=np.uint64)
+    model = BiasedMFRegressor(max_iter=2, early_stopping=False, random_state=0).fit(X, [1.0, 5.0, 2.0, 4.0])
+    assert model.user_ids_.tolist() == [2**63 - 11, 2**63 - 10]
+    items, _ = model.recommend([2**63 - 11], n=1)
+    assert items.tolist() == [[2]]

@@ -6,7 +6,7 @@ from array import array
 
 import numpy as np
 
-from ._home import _find_data_file
+from ._home import DataIntegrityError, _find_data_file
 from ._ratings import _clean_ratings, _CleanRatings, _DatasetInfo, _package
 
 # Category key -> file stem of McAuley's per-category files.
@@ -131,7 +131,7 @@ def load_amazon(
     user_column = _USER_COLUMN_2018 if release_2018 else _USER_COLUMN_2014
     codes, ratings, timestamps, user_ids, item_ids = _read_amazon_csv(candidate.path, user_column)
 
-    clean = _clean_ratings(codes, ratings, timestamps=timestamps)
+    clean = _clean_ratings(codes, ratings, timestamps=timestamps, source=candidate.path)
     in_core = _k_core_mask(clean.X, min_ratings)
     n_below = int(in_core.size - np.count_nonzero(in_core))
     core = clean.X[in_core]
@@ -175,14 +175,18 @@ def _read_amazon_csv(path, user_column):
     with open(path, newline="", encoding="utf-8") as file:
         for line_number, row in enumerate(csv.reader(file), start=1):
             if len(row) != 4:
-                raise ValueError(
+                raise DataIntegrityError(
                     f"{path}, line {line_number}: expected 4 comma-separated fields "
                     f"(user/item, item/user, rating, timestamp), got {len(row)}"
                 )
+            try:
+                rating, timestamp = float(row[2]), int(row[3])
+            except ValueError as exc:
+                raise DataIntegrityError(f"{path}, line {line_number}: {exc}") from None
             users.append(user_codes.setdefault(row[user_column], len(user_codes)))
             items.append(item_codes.setdefault(row[item_column], len(item_codes)))
-            ratings.append(float(row[2]))
-            timestamps.append(int(row[3]))
+            ratings.append(rating)
+            timestamps.append(timestamp)
     codes = np.column_stack(
         [np.frombuffer(users, dtype=np.int64), np.frombuffer(items, dtype=np.int64)]
     )

@@ -7,6 +7,7 @@ the address in :data:`REMOTE_SOURCES`. Nothing here touches the network at impor
 
 import hashlib
 import http.client
+import json
 import os
 import shutil
 import tempfile
@@ -147,6 +148,77 @@ REMOTE_SOURCES = {
 }
 
 
+# The sha256 of files the loaders read, as published (recorded from the original files; see
+# docs/datasets.rst). Every load verifies a file found at one of these paths, so a truncated or
+# damaged copy is reported instead of loading part of the data. Files extracted from a
+# downloaded archive are verified against the digests recorded at extraction
+# (``_MANIFEST_NAME`` in the archive's folder).
+KNOWN_FILE_DIGESTS = {
+    "ml-100k/u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
+    "ml-100k/u1.base": "ce253ec86c448b44fb3ba9a30d12dcfc2e9210cbde71efada3730c22e9ac212a",
+    "ml-100k/u1.test": "18c6014a4b2c7324f250a63f8904a7b16b2b19f911129e346141507b0cbac950",
+    "ml-100k/u2.base": "6c06f0b5df4b256da1a994f3ac66edc8da4d3f09bc9282df6b14d893366d703e",
+    "ml-100k/u2.test": "4de658d1e04ed9104629509a2e2528fce833ac8e048280183f1df167632038c3",
+    "ml-100k/u3.base": "afdc155c291c6edc41c0407e39d7462eb98d341e064f0b0a12175b80b3c4af5d",
+    "ml-100k/u3.test": "0f548b51c78327de4c156461d3e430b7e5579fe2b5681586a59416e48fd35f6d",
+    "ml-100k/u4.base": "219f0f4d40dfe9c5141d425f53fa91ee23ed275f14e280bbf1b50117afb064ca",
+    "ml-100k/u4.test": "7c02ad0a1e7ab1083c8b9d4b627203a051dd7b5eab46d99fa44de33470de8db9",
+    "ml-100k/u5.base": "a9574e59ce961eec2121627760b6e9b0974ce1637b3fe69ac32cb14a4bfab485",
+    "ml-100k/u5.test": "351cc52e0d15b6c721466276fc24671d40936899e3d01fadeaf312915b8c5634",
+    "ml-100k/ua.base": "67b5bcdb380c29f85d56a012ecd88612ae020f30a6730d117a334ee8203b91f2",
+    "ml-100k/ua.test": "d0497e202417720f57a184ec8c66be2d1afa4ff41bb53787c57b28d6bf79bc42",
+    "ml-100k/ub.base": "237254d253b6ad7de84f919d041055428646254f34ed8f562703c899430cd881",
+    "ml-100k/ub.test": "d54a72d05730d5892062734b2bec73e976f9b713d18c828a18b968d6cce442da",
+    "filmtrust/ratings.txt": "241167424e24d588e8871d68641e94ead98d5b3a4f0db01ef3181a74ad35e7a1",
+    "ciaodvd/movie-ratings.txt": "f29bbacaab826da85445757e2b0c45c293864dc9efc9d3cd27e604ba09a7cf6e",
+    "ciao_tang/ciao.zip": "dee78c18b4a0843791e82b522f632a1166296e6048537b13b18c281a12e8f741",
+    "epinions_tang/epinions.zip": "7eb45830d7cbae511913ed20e82ab4f56760a5e54380dbde7b9e3f9439b53b9a",
+    "amazon/Pet_Supplies.csv": "dac12cc077131bdf1c951cc0cc2016d6381e6b52eb65a3cb98456ce82a3c6bd9",
+    "amazon/Kindle_Store.csv": "f2fac32f72f51857f164c2c1671db141f06b2649608ebf1af2efba02a2fb219b",
+}
+_MANIFEST_NAME = ".skcrossvae-digests.json"
+
+
+def _file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _expected_digest(home, relative):
+    """The recorded sha256 of ``home / relative`` (a posix path), or None when none is known."""
+    folder, _, inside = relative.partition("/")
+    manifest = home / folder / _MANIFEST_NAME
+    if inside and manifest.is_file():
+        try:
+            recorded = json.loads(manifest.read_text()).get(inside)
+        except (ValueError, AttributeError) as exc:
+            raise DataIntegrityError(f"{manifest} is not a readable digest record ({exc}); delete it.") from exc
+        if recorded:
+            return recorded
+    return KNOWN_FILE_DIGESTS.get(relative)
+
+
+def _verify(candidate, home):
+    """Raise DataIntegrityError when a found file differs from its recorded digest."""
+    try:
+        relative = candidate.path.relative_to(home).as_posix()
+    except ValueError:
+        return
+    expected = _expected_digest(home, relative)
+    if expected is None:
+        return
+    actual = _file_sha256(candidate.path)
+    if actual != expected:
+        raise DataIntegrityError(
+            f"{candidate.path} has sha256 {actual}, but the published file has {expected}: it is "
+            "truncated, damaged or another version. Delete it to download it again (where an "
+            "address is known), or replace it with the official file."
+        )
+
+
 def get_data_home(data_home=None):
     """Return the folder where data sets are looked for and downloaded to.
 
@@ -263,6 +335,7 @@ def _find_data_file(
     ]
     for candidate in candidates:
         if candidate.exists():
+            _verify(candidate, home)
             return candidate
 
     # Looked up at call time so that tests can swap an entry for a local address.
@@ -284,6 +357,7 @@ def _find_data_file(
             ) from exc
         for candidate in candidates:
             if candidate.exists():
+                _verify(candidate, home)
                 return candidate
         raise DataIntegrityError(
             f"The download from {source.url} did not provide any of: "
@@ -362,16 +436,22 @@ def _stream_to(url, out):
 def _extract_archive(archive_path, home, source):
     """Extract a verified zip into a temporary folder, then move its files into ``home``.
 
-    The file the loader reads (``source.provides``) is moved last, so its presence means
-    every other member is already in place.
+    Every member must lie in the folder of the file the loader reads (``ml-10M100K/`` for
+    ``ml-10M100K/ratings.dat``), so an archive can never write over another data set's files.
+    The sha256 of each extracted file is recorded in that folder's ``_MANIFEST_NAME``, which
+    later loads verify against. The file the loader reads (``source.provides``) is moved last,
+    so its presence means every other member is already in place.
     """
+    folder = PurePosixPath(source.provides).parts[0]
     try:
         with zipfile.ZipFile(archive_path) as archive:
             members = [name for name in archive.namelist() if not name.endswith("/")]
-            unsafe = [name for name in members if _is_unsafe_member(name)]
+            unsafe = [name for name in members
+                      if _is_unsafe_member(name) or PurePosixPath(name).parts[0] != folder
+                      or PurePosixPath(name).name == _MANIFEST_NAME]
             if unsafe:
                 raise DataIntegrityError(
-                    f"The archive from {source.url} has members outside its folder: {unsafe[:3]}"
+                    f"The archive from {source.url} has members outside its folder {folder}/: {unsafe[:3]}"
                 )
             if source.provides not in members:
                 raise DataIntegrityError(
@@ -381,6 +461,11 @@ def _extract_archive(archive_path, home, source):
             try:
                 # extractall checks every member's CRC as it reads it.
                 archive.extractall(staging)
+                digests = {PurePosixPath(name).relative_to(folder).as_posix():
+                           _file_sha256(staging / PurePosixPath(name)) for name in members}
+                manifest = home / folder / _MANIFEST_NAME
+                manifest.parent.mkdir(parents=True, exist_ok=True)
+                manifest.write_text(json.dumps(digests, indent=1, sort_keys=True))
                 for name in sorted(members, key=lambda name: name == source.provides):
                     final = home / PurePosixPath(name)
                     final.parent.mkdir(parents=True, exist_ok=True)

@@ -250,6 +250,4 @@ def _read_movielens(path, layout):
     table = _read_numeric_columns(
         path, delimiter=layout.delimiter, usecols=layout.usecols, skiprows=layout.skiprows
     )
-    return _clean_ratings(
-        table[:, :2].astype(np.int64), table[:, 2], timestamps=table[:, 3].astype(np.int64)
-    )
+    return _clean_ratings(table[:, :2], table[:, 2], timestamps=table[:, 3].astype(np.int64), source=path)

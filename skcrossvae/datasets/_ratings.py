@@ -5,6 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._home import DataIntegrityError
+
 FEATURE_NAMES = ["user", "item"]
 TARGET_NAME = "rating"
 
@@ -111,9 +113,34 @@ def _take(values, indices):
 
 def _read_numeric_columns(path, *, delimiter, usecols, skiprows=0):
     """Read numeric text columns as float64 (exact for the integer ids and unix times here)."""
-    return np.loadtxt(
-        path, delimiter=delimiter, usecols=usecols, skiprows=skiprows, dtype=np.float64, ndmin=2
-    )
+    try:
+        return np.loadtxt(
+            path, delimiter=delimiter, usecols=usecols, skiprows=skiprows, dtype=np.float64, ndmin=2
+        )
+    except ValueError as exc:
+        raise DataIntegrityError(f"{path} could not be read as rating data: {exc}") from None
+
+
+def _rows(positions):
+    shown = ", ".join(str(int(p) + 1) for p in positions[:5])
+    return f"{shown}{' and more' if len(positions) > 5 else ''}"
+
+
+def _integer_ids(column, source, name):
+    """A column of ids read from ``source`` as int64, refusing values that are not integers."""
+    if column.dtype.kind in "iu":
+        return column.astype(np.int64)
+    try:
+        values = column.astype(np.float64)
+    except ValueError as exc:
+        raise DataIntegrityError(f"{source}: a {name} id is not a number ({exc})") from None
+    bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**63))
+    if bad.size:
+        raise DataIntegrityError(
+            f"{source}: {name} ids at data rows {_rows(bad)} are not integers in the int64 range "
+            f"(for example {column[bad[0]]!r})"
+        )
+    return values.astype(np.int64)
 
 
 @dataclass
@@ -127,15 +154,27 @@ class _CleanRatings:
     n_duplicates_dropped: int
 
 
-def _clean_ratings(X, y, timestamps=None):
-    """Apply the shared rules: drop zero ratings, then duplicate pairs (keep last).
+def _clean_ratings(X, y, timestamps=None, *, source):
+    """Check what was read from ``source``, then apply the shared rules: drop zero ratings,
+    then duplicate pairs (keep last).
 
-    Zero is outside the scale of every data set loaded here; in Tang's Ciao release it
-    marks "no rating". Zeros go first so that a zero never hides a real rating of the
-    same pair.
+    Ids must be integers (or, for ``X`` of strings, any strings) and ratings finite numbers; a
+    file that breaks this raises :class:`DataIntegrityError` naming it. Zero is outside the scale
+    of every data set loaded here; in Tang's Ciao release it marks "no rating". Zeros go first
+    so that a zero never hides a real rating of the same pair.
     """
     X = np.asarray(X)
-    y = np.asarray(y, dtype=np.float64)
+    if X.dtype.kind != "O":
+        X = np.column_stack([_integer_ids(X[:, k], source, name) for k, name in enumerate(("user", "item"))])
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except ValueError as exc:
+        raise DataIntegrityError(f"{source}: a rating is not a number ({exc})") from None
+    if y.size == 0:
+        raise DataIntegrityError(f"{source} holds no ratings")
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        raise DataIntegrityError(f"{source}: ratings at data rows {_rows(bad)} are NaN or infinite")
     nonzero = y != 0
     n_zero = int(np.count_nonzero(~nonzero))
     if n_zero:

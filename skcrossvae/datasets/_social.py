@@ -4,7 +4,7 @@ Epinions and Ciao."""
 import numpy as np
 import scipy.io
 
-from ._home import _find_data_file
+from ._home import DataIntegrityError, _find_data_file
 from ._ratings import _clean_ratings, _DatasetInfo, _package, _read_numeric_columns
 
 _FILMTRUST = _DatasetInfo(
@@ -144,7 +144,7 @@ def load_filmtrust(*, data_home=None, download_if_missing=True, return_X_y=False
         source_key="filmtrust",
     )
     table = _read_numeric_columns(candidate.path, delimiter=None, usecols=(0, 1, 2))
-    clean = _clean_ratings(table[:, :2].astype(np.int64), table[:, 2])
+    clean = _clean_ratings(table[:, :2], table[:, 2], source=candidate.path)
     return _package(
         clean,
         info=_FILMTRUST,
@@ -203,11 +203,12 @@ def load_ciaodvd(*, data_home=None, download_if_missing=True, return_X_y=False, 
         dataset_name=_CIAODVD.title,
         how_to_obtain=_CIAODVD.how_to_obtain,
     )
-    table = np.loadtxt(candidate.path, delimiter=",", usecols=(0, 1, 4, 5), dtype=str, ndmin=2)
-    timestamps = table[:, 3].astype("datetime64[D]").astype("datetime64[s]").astype(np.int64)
-    clean = _clean_ratings(
-        table[:, :2].astype(np.int64), table[:, 2].astype(np.float64), timestamps=timestamps
-    )
+    try:
+        table = np.loadtxt(candidate.path, delimiter=",", usecols=(0, 1, 4, 5), dtype=str, ndmin=2)
+        timestamps = table[:, 3].astype("datetime64[D]").astype("datetime64[s]").astype(np.int64)
+    except ValueError as exc:
+        raise DataIntegrityError(f"{candidate.path} could not be read as rating data: {exc}") from None
+    clean = _clean_ratings(table[:, :2], table[:, 2], timestamps=timestamps, source=candidate.path)
     return _package(
         clean,
         info=_CIAODVD,
@@ -336,12 +337,13 @@ def _load_tang(info, relative_paths, *, data_home, download_if_missing, return_X
         dataset_name=info.title,
         how_to_obtain=info.how_to_obtain,
     )
-    with candidate.open() as file:
-        rating = scipy.io.loadmat(file)["rating"]
-    clean = _clean_ratings(
-        rating[:, [_TANG_USER, _TANG_ITEM]].astype(np.int64),
-        rating[:, _TANG_RATING].astype(np.float64),
-    )
+    try:
+        with candidate.open() as file:
+            rating = np.asarray(scipy.io.loadmat(file)["rating"], dtype=np.float64)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise DataIntegrityError(f"{candidate.describe()} could not be read as Tang's rating.mat: {exc}") from None
+    clean = _clean_ratings(rating[:, [_TANG_USER, _TANG_ITEM]], rating[:, _TANG_RATING],
+                           source=candidate.describe())
     return _package(
         clean,
         info=info,

@@ -152,6 +152,7 @@ def test_download_verifies_extracts_and_caches(file_server, tmp_path, monkeypatc
     # The archive's files are in place; no archive or temporary file is left behind.
     assert _all_files(home) == [
         "ml-100k",
+        "ml-100k/.skcrossvae-digests.json",
         "ml-100k/README",
         "ml-100k/u.data",
         "ml-100k/u1.base",
@@ -296,3 +297,36 @@ def test_registry_entries_are_consistent():
         assert Path(source.provides).parts[0] in {
             "ml-100k", "ml-1m", "ml-10M100K", "ml-20m", "ml-latest-small", "amazon", "filmtrust"
         }, key
+
+
+def test_a_cached_file_damaged_after_the_download_is_refused(file_server, tmp_path, monkeypatch):
+    archive = _ml100k_zip()
+    _serve(monkeypatch, file_server, "ml-100k", "/ml-100k.zip", archive, _sha256(archive))
+    load_movielens("100k", data_home=tmp_path)
+    ratings = tmp_path / "ml-100k" / "u.data"
+    ratings.write_text(_U_DATA.splitlines()[0] + "\n")  # truncated to one rating
+    with pytest.raises(DataIntegrityError, match=r"u.data has sha256 .* truncated, damaged"):
+        load_movielens("100k", data_home=tmp_path)
+    ratings.write_text("")
+    with pytest.raises(DataIntegrityError, match="u.data has sha256"):
+        load_movielens("100k", data_home=tmp_path)
+    assert file_server.hits == ["/ml-100k.zip"]
+
+
+@pytest.mark.parametrize("content", ["", "1\t10\t4\t881250949\n"], ids=["empty", "truncated"])
+def test_a_damaged_copy_of_a_published_file_is_refused(content, tmp_path, published_digests):
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "u.data").write_text(content)
+    with pytest.raises(DataIntegrityError, match=published_digests["ml-100k/u.data"]):
+        load_movielens("100k", data_home=tmp_path, download_if_missing=False)
+
+
+def test_an_unpinned_archive_cannot_write_over_another_data_set(file_server, tmp_path, monkeypatch):
+    (tmp_path / "filmtrust").mkdir()
+    (tmp_path / "filmtrust" / "ratings.txt").write_text("1 1 2\n")
+    archive = _zip_bytes({"ml-100k/u.data": _U_DATA, "filmtrust/ratings.txt": "9 9 9\n"})
+    _serve(monkeypatch, file_server, "ml-100k", "/ml-100k.zip", archive, None)
+    with pytest.raises(DataIntegrityError, match=r"outside its folder ml-100k/: \['filmtrust/ratings.txt'\]"):
+        load_movielens("100k", data_home=tmp_path)
+    assert (tmp_path / "filmtrust" / "ratings.txt").read_text() == "1 1 2\n"
+    assert not (tmp_path / "ml-100k").exists()

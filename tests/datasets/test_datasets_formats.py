@@ -1,9 +1,9 @@
-"""MovieLens file formats other than u.data, read from small files written here."""
+"""Rating file formats, and the errors for files that break them, read from small files written here."""
 
 import numpy as np
 import pytest
 
-from skcrossvae.datasets import load_movielens
+from skcrossvae.datasets import DataIntegrityError, load_filmtrust, load_movielens
 
 _DOUBLE_COLON = "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n"
 _CSV = (
@@ -49,3 +49,25 @@ def test_duplicates_keep_the_most_recent_rating(tmp_path):
     assert bunch.timestamps.tolist() == [300, 50]
     assert bunch.n_duplicates_dropped == 2
     assert "2 duplicate (user, item) ratings dropped" in bunch.DESCR
+
+
+@pytest.mark.parametrize("row, message", [
+    ("1\t10\tnan\t881250949", r"ratings at data rows 2 are NaN or infinite"),
+    ("1\t10\tinf\t881250949", r"ratings at data rows 2 are NaN or infinite"),
+    ("1.5\t10\t4\t881250949", r"user ids at data rows 2 are not integers .*1.5"),
+    ("1\t1e30\t4\t881250949", r"item ids at data rows 2 are not integers in the int64 range"),
+    ("1\tten\t4\t881250949", r"could not be read as rating data"),
+], ids=["nan", "inf", "fractional_id", "huge_id", "parse_error"])
+def test_bad_values_in_a_file_are_refused_naming_it(row, message, tmp_path):
+    (tmp_path / "ml-100k").mkdir()
+    path = tmp_path / "ml-100k" / "u.data"
+    path.write_text("1\t20\t3\t881250949\n" + row + "\n")
+    with pytest.raises(DataIntegrityError, match=rf"{path}.*{message}"):
+        load_movielens("100k", data_home=tmp_path, download_if_missing=False)
+
+
+def test_a_file_without_ratings_is_refused(tmp_path):
+    (tmp_path / "filmtrust").mkdir()
+    (tmp_path / "filmtrust" / "ratings.txt").write_text("")
+    with pytest.raises(DataIntegrityError, match="holds no ratings"):
+        load_filmtrust(data_home=tmp_path, download_if_missing=False)

@@ -228,5 +228,5 @@ def test_amazon_missing_names_both_releases(tmp_path):
 def test_amazon_malformed_line(tmp_path):
     (tmp_path / "amazon").mkdir()
     (tmp_path / "amazon" / "Pet_Supplies.csv").write_text("i1,A,5.0,10\ni2,B,4.0\n")
-    with pytest.raises(ValueError, match="line 2: expected 4"):
+    with pytest.raises(DataIntegrityError, match="Pet_Supplies.csv, line 2: expected 4"):
         load_amazon("pet_supplies", data_home=tmp_path)

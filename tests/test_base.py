@@ -1,0 +1,223 @@
+"""What the shared base guarantees every estimator: atomic fits, no silent divergence, clear
+errors for inputs outside what it computes with, reproducible seeds."""
+
+import copy
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from skcrossvae import CrossFeedbackVAERegressor, DivergenceError
+from skcrossvae._data import RATING_MAGNITUDES
+from skcrossvae.baselines import BayesianMFRegressor, BiasedMFRegressor, VariationalBayesMFRegressor
+from skcrossvae.datasets import make_ratings
+
+from _estimators import all_estimators, fast_instance
+
+ESTIMATORS = all_estimators()
+WARM_STARTABLE = [cls for cls in ESTIMATORS if "warm_start" in cls().get_params()]
+
+
+def _name(cls):
+    return cls.__name__
+
+
+@pytest.fixture(scope="module")
+def toys():
+    X, y, _ = make_ratings(12, 10, n_ratings=70, random_state=0)
+    X2, y2 = make_ratings(30, 20, n_ratings=300, random_state=1)[:2]
+    return X, y, X2, y2
+
+
+def _assert_same(before, after, where="estimator"):
+    """Deep equality of estimator attribute tables: arrays, sparse matrices, networks, containers."""
+    assert type(before) is type(after), where
+    if isinstance(before, dict):
+        assert before.keys() == after.keys(), f"{where}: {sorted(before.keys() ^ after.keys())}"
+        for key in before:
+            _assert_same(before[key], after[key], f"{where}.{key}")
+    elif isinstance(before, (list, tuple)):
+        assert len(before) == len(after), where
+        for k, (a, b) in enumerate(zip(before, after)):
+            _assert_same(a, b, f"{where}[{k}]")
+    elif isinstance(before, torch.nn.Module):
+        _assert_same({k: v.numpy() for k, v in before.state_dict().items()},
+                     {k: v.numpy() for k, v in after.state_dict().items()}, where)
+    elif isinstance(before, torch.Tensor):
+        assert torch.equal(before, after), where
+    elif sp.issparse(before):
+        assert before.shape == after.shape and (before != after).nnz == 0, where
+    elif isinstance(before, np.ndarray):
+        np.testing.assert_array_equal(before, after, err_msg=where)
+    elif isinstance(before, np.random.RandomState):
+        _assert_same(before.get_state(), after.get_state(), where)
+    else:
+        assert before == after or (before != before and after != after), where
+
+
+@pytest.fixture
+def interrupt_second_iteration(monkeypatch):
+    """Make the shared iteration driver raise KeyboardInterrupt inside the second iteration."""
+    from skcrossvae import _training
+
+    real = _training.run_iterations
+
+    def interrupted(estimator, train_one_iteration, *args, **kwargs):
+        calls = []
+
+        def one_iteration():
+            calls.append(None)
+            if len(calls) == 2:
+                raise KeyboardInterrupt("interrupted inside an iteration")
+            return train_one_iteration()
+
+        return real(estimator, one_iteration, *args, **kwargs)
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("skcrossvae") and getattr(module, "run_iterations", None) is real:
+            monkeypatch.setattr(module, "run_iterations", interrupted)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=_name)
+def test_an_interrupted_fit_leaves_an_unfitted_estimator_unfitted(cls, toys, interrupt_second_iteration):
+    model = fast_instance(cls, max_iter=5)
+    before = copy.deepcopy(vars(model))
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(*toys[:2])
+    _assert_same(before, vars(model))
+    with pytest.raises(NotFittedError):
+        check_is_fitted(model)
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["refit", "warm_start"])
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=_name)
+def test_an_interrupted_fit_leaves_the_fitted_estimator_exactly_as_it_was(cls, warm, toys, request):
+    if warm and cls not in WARM_STARTABLE:
+        pytest.skip(f"{cls.__name__} has no warm start")
+    X, y, X2, y2 = toys
+    model = fast_instance(cls, max_iter=3, warm_start=warm) if warm else fast_instance(cls, max_iter=3)
+    model.fit(X, y)
+    before, predictions = copy.deepcopy(vars(model)), model.predict(X)
+    request.getfixturevalue("interrupt_second_iteration")
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y) if warm else model.fit(X2 + 1000, y2)
+    _assert_same(before, vars(model))
+    np.testing.assert_array_equal(model.predict(X), predictions)
+
+
+def test_a_diverged_fit_raises_and_keeps_the_previous_model(toys):
+    X, y, X2, y2 = toys
+    model = CrossFeedbackVAERegressor(max_iter=3, random_state=0, device="cpu").fit(X, y)
+    predictions = model.predict(X)
+    with pytest.raises(DivergenceError, match="Lower learning_rate"):
+        model.set_params(learning_rate=1e3).fit(X2 + 1000, y2)
+    assert model.n_users_ == len(np.unique(X[:, 0]))
+    np.testing.assert_array_equal(model.predict(X), predictions)
+
+
+def test_a_loss_that_explodes_but_stays_finite_is_a_divergence(toys):
+    _, _, X2, y2 = toys
+    with pytest.raises(DivergenceError, match=r"RMSE .* more than 1.5 times .*diverged. Lower learning_rate"):
+        BiasedMFRegressor(learning_rate=1e3, max_iter=60, random_state=0, device="cpu").fit(X2, y2)
+
+
+def test_a_short_fit_of_a_model_that_starts_far_off_warns_instead(toys):
+    # The paper's decoder predicts about 0 before training: after one iteration it is still far
+    # from the ratings, which is slow progress, not divergence.
+    model = CrossFeedbackVAERegressor(standardize=False, biases=False, baseline=False, max_iter=1,
+                                      early_stopping=False, random_state=0, device="cpu")
+    with pytest.warns(ConvergenceWarning, match="stopped far from a solution"):
+        model.fit(*toys[:2])
+
+
+def test_the_divergence_advice_names_what_the_estimator_has():
+    assert "attention_norm" not in CrossFeedbackVAERegressor()._divergence_advice
+    ratio = CrossFeedbackVAERegressor(attention="local", attention_norm="ratio")
+    assert "attention_norm='softmax'" in ratio._divergence_advice
+    for cls in (BayesianMFRegressor, VariationalBayesMFRegressor):
+        assert "learning_rate" not in cls()._divergence_advice and "noise_precision" in cls()._divergence_advice
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=_name)
+@pytest.mark.parametrize("name", ["n_components", "max_iter", "learning_rate"])
+def test_a_boolean_for_a_number_is_refused(cls, name, toys):
+    if name not in cls().get_params():
+        pytest.skip(f"{cls.__name__} has no {name}")
+    with pytest.raises(ValueError, match=f"'{name}' parameter .* must be a number, not a boolean"):
+        fast_instance(cls, **{name: True}).fit(*toys[:2])
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e-200])
+def test_ratings_outside_the_supported_magnitudes_are_refused(scale, toys):
+    with pytest.raises(ValueError, match="largest rating magnitude is .* Rescale y"):
+        fast_instance(BiasedMFRegressor).fit(toys[0], toys[1] * scale)
+
+
+def test_the_paper_decoder_refuses_ratings_float32_cannot_square(toys):
+    model = fast_instance(CrossFeedbackVAERegressor, standardize=False)
+    with pytest.raises(ValueError, match="standardize=False models the raw ratings in float32"):
+        model.fit(toys[0], toys[1] * 1e12)
+
+
+def _hyper_parameters(cls, draw):
+    """Random valid small settings for the parameters ``cls`` has."""
+    accepted = cls().get_params()
+    candidates = {
+        "n_components": st.integers(1, 4),
+        "max_iter": st.integers(1, 3),
+        "early_stopping": st.booleans(),
+        "learning_rate": st.floats(1e-4, 1.0),
+        "alpha": st.sampled_from([0.0, 0.01, 1.0]),
+        "standardize": st.booleans(),
+        "biases": st.booleans(),
+        "attention": st.sampled_from([None, "local", "global"]),
+        "attention_norm": st.sampled_from(["softmax", "ratio"]),
+        "input_dropout": st.sampled_from([0.0, 0.5]),
+        "noise_precision": st.sampled_from([None, 0.5, 5.0]),
+        "side": st.sampled_from(["user", "item"]),
+        "n_conv_layers": st.just(None),  # as deep as n_components allows
+    }
+    return {name: draw(strategy) for name, strategy in candidates.items() if name in accepted}
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), exponent=st.integers(-200, 160), seed=st.integers(0, 3))
+def test_every_fit_on_any_scale_raises_clearly_or_predicts_inside_the_rating_range(data, exponent, seed):
+    cls = data.draw(st.sampled_from(ESTIMATORS), label="estimator")
+    params = _hyper_parameters(cls, data.draw)
+    X, y, _ = make_ratings(10, 8, n_ratings=45, random_state=seed)
+    y = y * 10.0**exponent
+    model = fast_instance(cls, **params)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X, y)
+    except (ValueError, DivergenceError) as exc:
+        assert str(exc), "errors name the problem"
+        peak = np.max(np.abs(y))
+        if isinstance(exc, ValueError) and not isinstance(exc, DivergenceError):
+            assert not RATING_MAGNITUDES[0] <= peak <= RATING_MAGNITUDES[1] or "standardize=False" in str(exc)
+        return
+    predictions = model.predict(X)
+    assert np.all(np.isfinite(predictions))
+    assert np.all((predictions >= y.min()) & (predictions <= y.max()))
+
+
+def test_two_one_thread_fits_with_one_seed_are_identical():
+    X, y, _ = make_ratings(200, 150, n_ratings=4000, random_state=2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        first, second = (CrossFeedbackVAERegressor(max_iter=3, random_state=0, device="cpu").fit(X, y)
+                         for _ in range(2))
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(first.predict(X), second.predict(X))
+    np.testing.assert_array_equal(first.user_embeddings_, second.user_embeddings_)
