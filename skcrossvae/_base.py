@@ -5,6 +5,7 @@ split for early stopping, the unknown-id policy, ``predict``/``recommend`` plumb
 save/load. Subclasses implement only the algorithm (``_fit_ratings`` and ``_predict_codes``).
 """
 
+import contextlib
 import copy
 import sys
 import warnings
@@ -142,16 +143,25 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             training ratings worse than ``1.5`` times the RMSE of their mean after training
             made it worse than where it started.
         """
+        with self._atomic():
+            self._fit(X, y)
+        return self
+
+    @contextlib.contextmanager
+    def _atomic(self):
+        """Within the block, any exception restores the estimator as it was before it.
+
+        Methods that change the fitted state (``fit`` and its warm start) replace fitted
+        attributes and never change the objects they held, so restoring the attribute table
+        restores the estimator.
+        """
         before = dict(vars(self))
         try:
-            self._fit(X, y)
+            yield
         except BaseException:
-            # Fits replace fitted attributes and never change the objects they held, so
-            # restoring the attribute table restores the estimator.
             vars(self).clear()
             vars(self).update(before)
             raise
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, y):
