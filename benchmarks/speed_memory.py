@@ -26,8 +26,8 @@ CONFIGS = [
     ("ml-100k", {"schedule": "alternating"}),
     # CiaoDVD (17k users, 16k items, median one rating per row) with the defaults.
     ("ciaodvd", {}),
-    ("epinions", {"user_batch_size": 1000, "item_batch_size": 1000, "schedule": "alternating"}),
-    ("epinions", {"user_batch_size": 2000, "item_batch_size": 30000, "attention": "local"}),
+    ("epinions", {"batch_size": 1000, "schedule": "alternating"}),
+    ("epinions", {"batch_size": (2000, 30000), "attention": "local"}),
 ]
 
 

@@ -5,10 +5,10 @@ The main estimator is :class:`CrossFeedbackVAERegressor`; baselines live in
 scorers in :mod:`skcrossvae.metrics`.
 """
 
-from ._crossvae import CrossFeedbackVAERegressor
+from ._crossvae import PAPER_PARAMS, CrossFeedbackVAERegressor
 from ._persistence import load
 from .exceptions import DivergenceError
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CrossFeedbackVAERegressor", "DivergenceError", "load", "__version__"]
+__all__ = ["PAPER_PARAMS", "CrossFeedbackVAERegressor", "DivergenceError", "load", "__version__"]

@@ -6,8 +6,6 @@ save/load. Subclasses implement only the algorithm (``_fit_ratings`` and ``_pred
 """
 
 import contextlib
-import copy
-import sys
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -77,6 +75,16 @@ def shared_parameter_docs(n_iter_no_change=10, early_stopping=True):
     verbose : int, default=0
         Print one progress line per iteration (loss, validation RMSE, seconds, ETA) when > 0.
 """
+
+
+def check_layer_sizes(value, name, allow_empty=True):
+    """``value`` as a tuple of positive ints; a ValueError naming ``name`` otherwise."""
+    sizes = tuple(value) if isinstance(value, (tuple, list, np.ndarray)) else None
+    if sizes is None or not all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes) \
+            or (not sizes and not allow_empty):
+        raise ValueError(f"{name} must be a {'' if allow_empty else 'non-empty '}sequence of positive "
+                         f"integers; got {value!r}.")
+    return tuple(int(s) for s in sizes)
 
 
 def _known_mask_message(raw_ids, known, name):
@@ -464,27 +472,9 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """Rebuild the torch module(s) of a fitted estimator from its fitted sizes (for load)."""
         return {}
 
-    def __getstate__(self):
-        # Pickles (joblib, Dask, copy) carry CPU tensors so they load on machines without CUDA.
-        state = super().__getstate__()
-        torch = sys.modules.get("torch")  # not imported: the estimator holds no tensor
-        if torch is None:
-            return state
-        moved = {}
-        for key, value in state.items():
-            if isinstance(value, torch.nn.Module):
-                if any(tensor.device.type != "cpu" for tensor in value.state_dict().values()):
-                    value = copy.deepcopy(value).cpu()  # the fitted module itself stays on its device
-            elif isinstance(value, torch.Tensor):
-                value = value.detach().cpu()
-            moved[key] = value
-        return moved
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         tags.input_tags.allow_nan = False
         tags.regressor_tags.poor_score = True
-        device = getattr(self, "device", "cpu")
-        tags.non_deterministic = device not in ("cpu", "auto")
         return tags

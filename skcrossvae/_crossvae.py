@@ -1,31 +1,22 @@
 """CrossFeedbackVAERegressor: the paper's model as a scikit-learn regressor."""
 
-import copy
 import warnings
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseRatingEstimator, shared_parameter_docs
+from ._base import check_layer_sizes, shared_parameter_docs
 from ._data import damped_biases, root_mean_square
-from ._torch._crossvae import CrossFeedbackVAE
-from ._torch._crossvae_fit import CrossFeedbackTrainer
-from ._torch._device import as_tensor, make_generator, resolve_device
-from ._training import run_iterations
+from ._torch_estimator import TORCH_PARAMETER_DOCS, TorchEstimator
 
 #: A side (users or items) is sparse when its median number of ratings per row is below this.
-#: ``attention='auto'`` attends globally on a sparse side and locally (to the rows' own rated
-#: entries) otherwise (Section 3.4); ``baseline='auto'`` uses baseline predictors when a side is
-#: sparse; ``input_dropout='auto'`` hides ratings only when neither side is.
+#: ``attention='auto'`` attends globally on a sparse side and locally otherwise (Section 3.4);
+#: ``decoder='auto'`` adds baseline predictors when a side is sparse; ``input_dropout='auto'``
+#: hides ratings only when neither side is.
 SPARSE_MEDIAN_RATINGS = 10
-
-#: With ``standardize=False`` the largest rating magnitude must lie in this range: the model
-#: trains on the raw ratings in float32, where their squares must stay finite and normal.
-RAW_RATING_MAGNITUDES = (1e-9, 1e9)
 
 #: ``input_dropout='auto'``: the share of ratings hidden from the encoders on dense data.
 AUTO_INPUT_DROPOUT = 0.5
@@ -34,6 +25,35 @@ AUTO_INPUT_DROPOUT = 0.5
 #: than ``AUTO_MAX_BATCHES`` of them.
 AUTO_MIN_BATCH_SIZE = 250
 AUTO_MAX_BATCHES = 10
+
+#: The damping of the baseline predictors of ``decoder='baseline'``: the number of ratings' worth
+#: of pull of each bias towards 0.
+BASELINE_DAMPING = 5.0
+
+#: With ``decoder='dot'`` the largest rating magnitude must lie in this range: the model trains
+#: on the raw ratings in float32, where their squares must stay finite and normal.
+RAW_RATING_MAGNITUDES = (1e-9, 1e9)
+
+_INPUTS = {
+    # inputs -> (the encoders read the rating rows, how they read the cross-fed embeddings)
+    "ratings+embeddings": (True, "concat"),
+    "ratings+mean_embeddings": (True, "mean"),
+    "ratings": (True, None),
+    "embeddings": (False, "concat"),
+    "mean_embeddings": (False, "mean"),
+}
+
+#: The paper's model (Jin et al.): its decoder (the dot product of the raw ratings' factors),
+#: its attention rule, and none of this package's additions. ``attention_norm='ratio'`` is Eq. 9
+#: with the absolute scores in the denominator, the form of Eq. 9 that trains; ``'eq9'`` as printed
+#: diverges on the data sets measured (the results page shows the runs).
+PAPER_PARAMS = dict(decoder="dot", attention="auto", attention_norm="ratio", input_dropout=0.0,
+                    weight_averaging=0.0, final_iter=0)
+
+
+def _pair(value):
+    """``(user, item)`` values from a scalar or a pair."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 def _sparse_sides(train):
@@ -45,29 +65,8 @@ def _sparse_sides(train):
 
 
 @dataclass(frozen=True)
-class _ModelConfig:
-    n_components: int
-    intermediate_dim: int
-    hidden_layer_sizes: tuple
-    fusion_layer_sizes: tuple
-    use_ratings: bool
-    cross_feedback: bool
-    latent_input: str
-    attention: str | None
-    attention_norm: str
-    biases: bool
-    free_means: bool
-    learn_prior_variance: bool
-
-    @property
-    def latent_dim(self):
-        """Length of each latent vector: the K factors, then the bias when there is one."""
-        return self.n_components + int(self.biases)
-
-
-@dataclass(frozen=True)
 class _Decoder:
-    """How the model's standardised scores map to ratings: ``offsets(u, i) + scale * score``."""
+    """How the model's scores map to ratings: ``offsets(u, i) + scale * score``."""
 
     offset: float
     user_offsets: np.ndarray
@@ -82,314 +81,106 @@ class _Decoder:
         return (table.values - self.offsets(table.users, table.items)) / self.scale
 
 
-@dataclass(frozen=True)
-class _TrainerSettings:
-    """The training settings :class:`CrossFeedbackTrainer` reads."""
-
-    schedule: str
-    feedback: str
-    beta_user: float
-    beta_item: float
-    user_batch_size: int
-    item_batch_size: int
-    learning_rate: float
-    free_means_learning_rate: float
-    input_dropout: float
-    weight_averaging: float
-
-
-def _check_layer_sizes(value, name):
-    sizes = tuple(value)
-    if not all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
-        raise ValueError(f"{name} must be a sequence of positive integers; got {value!r}.")
-    return tuple(int(s) for s in sizes)
-
-
-def _side_by_side(runs):
-    """The runs' factors (and variances) concatenated, their biases (and variances) summed."""
-    factors, variances, biases, bias_variances = zip(*runs)
-    return (np.concatenate(factors, axis=1), np.concatenate(variances, axis=1),
-            np.sum(biases, axis=0), np.sum(bias_variances, axis=0))
-
-
-class CrossFeedbackVAERegressor(BaseRatingEstimator):
+class CrossFeedbackVAERegressor(TorchEstimator):
     __doc__ = f"""Bayesian matrix factorisation with cross-feedback VAE encoders (Jin et al.).
 
     Each user's embedding has a Gaussian posterior whose mean and variance come from an encoder
     that reads the user's ratings *and* the embeddings of the items the user rated, sampled at
     the previous iteration (cross feedback); the item side mirrors it. Attention over the
-    cross-fed embeddings refines the posterior parameters. The decoder is the dot product of the
-    sampled embeddings; training maximises the ELBO of Eq. 7 with Algorithm 1.
+    cross-fed embeddings can refine the posterior parameters. The decoder is the dot product of
+    the sampled embeddings; training maximises the ELBO of Eq. 7 with Algorithm 1. The model
+    page of the documentation gives the equations and every choice made where the paper is
+    silent; ``CrossFeedbackVAERegressor.paper()`` is the paper's model.
 
     Parameters
     ----------
     n_components : int, default=15
         Embedding dimension K.
-
-    intermediate_dim : int, default=25
-        Dimension K' of the intermediate embeddings produced from the observed and the latent
-        inputs (the width of their last layer).
-
-    hidden_layer_sizes : tuple of int, default=(50,)
-        Widths M^(l') of the hidden layers of the MLPs over the observed input and over the latent
-        input (L' = its length; both MLPs share the architecture, as in the paper).
-
+    encoder_layer_sizes : tuple of int, default=(50, 25)
+        Widths of the MLPs over the rating input and over the cross-fed input: the hidden layers
+        M^(l'), then the intermediate embedding width K' (so L' is its length minus one).
     fusion_layer_sizes : tuple of int, default=()
-        Widths M^(l) of the hidden layers of the MLP after the concatenation (L = its length).
-
-    beta_user, beta_item : float, default=0.01
-        Weights beta_u, beta_v of the users' and items' KL terms in Eq. 7.
-
+        Hidden widths M^(l) of the MLP after the concatenation (L = its length).
+    beta : float or (float, float), default=0.01
+        KL weights beta_u, beta_v of Eq. 7, one for both sides or (users, items).
+    batch_size : 'auto', int or (int, int), default='auto'
+        Rows per batch B_U, B_V of Algorithm 1, one for both sides or (users, items). 'auto' takes
+        {AUTO_MIN_BATCH_SIZE} rows, or more where a side would need more than {AUTO_MAX_BATCHES}
+        batches (the nested schedule takes one step per pair of batches).
+    inputs : str, default='ratings+embeddings'
+        What the encoders read: 'ratings+embeddings' (the paper), 'ratings' (no cross feedback),
+        'embeddings' (no rating input), or with 'mean_embeddings' the average of the cross-fed
+        embeddings instead of their masked concatenation (the paper's accelerated variant).
     attention : {{'local', 'global', 'auto'}} or None, default=None
-        Attention over the cross-fed embeddings. 'local': over the entries a row rated (Eq. 9-10);
-        'global': over all rows of the other side; 'auto': local on a side whose median number
-        of ratings per row is at least {SPARSE_MEDIAN_RATINGS}, global otherwise (the paper
-        found local attention helps when ratings are abundant and harms when sparse); None: no
-        attention. Attention needs ``cross_feedback=True``. The default is None because on
-        MovieLens-100K the model without attention validated better (RMSE 0.902 against 0.908
-        for 'auto', mean of three seeds) and converged in half the iterations; 'auto' is the
-        paper's full model.
-
-    attention_norm : {{'softmax', 'ratio'}}, default='softmax'
-        Normalisation of the attention scores. 'ratio' is Eq. 9 made numerically safe (scores over
-        the sum of their absolute values); Eq. 9 as written divides by a sum of signed scores
-        that crosses zero and diverges. 'softmax' trains stably.
-
-    cross_feedback : bool, default=True
-        Feed the other side's embeddings into the encoders. False removes the latent inputs.
-
-    use_ratings : bool, default=True
-        Feed the rating rows into the encoders. False removes the observed inputs (the paper's
-        "no data input" ablation).
-
-    latent_input : {{'concat', 'mean'}}, default='concat'
-        'concat': the masked concatenation Z_U of the paper, computed sparsely; 'mean': the
-        average of the rated entries' embeddings (the paper's accelerated variant).
-
-    biases : bool, default=True
-        Add a user bias and an item bias to the decoder's dot product. Each is one more latent
-        coordinate with the prior N(0, 1), encoded, cross-fed and attended to with the factors.
-        False is the paper's decoder.
-
-    free_means : bool, default=False
-        Add a free vector per user and per item, trained directly, to the posterior mean the
-        encoder gives the row (semi-amortised inference): the encoder maps a row's ratings to a
-        mean, the free vector corrects it for that row alone, which an encoder shared by every
-        row cannot do for rows with few ratings. The vectors start at zero, so training starts
-        from the encoders' means. False is the paper's fully amortised posterior. With
-        ``learn_prior_variance=True`` and ``beta_user=beta_item=1`` it lowered FilmTrust's test
-        RMSE from 0.8015 to 0.7862 (means of three seeds), but raised MovieLens-100K ``u1``'s
-        from 0.897 to 0.926 and CiaoDVD's validation RMSE from 0.921 to 0.930 (one or two
-        seeds; the results page), so it is off by default.
-
-    free_means_learning_rate : float, default=0.03
-        Adam's step size for the free means (the networks keep ``learning_rate``): each row's
-        vector gets a gradient only from its own ratings, far fewer than a shared weight gets.
-
-    learn_prior_variance : bool, default=False
-        Learn the prior's variance, one per latent coordinate and side, by maximising the ELBO
-        (empirical Bayes): the KL terms of Eq. 7 are taken against ``N(0, diag(s^2))`` instead of
-        ``N(0, I)``. False is the paper's standard normal prior. Alone it changed nothing on
-        FilmTrust; see ``free_means`` for the combination that helped there.
-
-    feedback : {{'sample', 'mean'}}, default='sample'
-        What is fed back to the other side at the next iteration: the sampled embeddings (the
-        paper) or the posterior means (a steadier refresh).
-
-    standardize : bool, default=True
-        Model ``(rating - offset) / std`` with the dot product, ``offset`` being the mean training
-        rating (or the baseline predictor, when one is used) and ``std`` the standard deviation
-        of what it leaves, so that the prior N(0, I) and the KL weights mean the same on every
-        rating scale. False models the raw ratings (minus the baseline, when one is used);
-        ``standardize=False, baseline=False`` is the paper's decoder.
-
-    baseline : bool or 'auto', default='auto'
-        Let the decoder's dot product model what baseline predictors ``mean + b_u + b_i`` leave
-        unexplained. The baseline biases are fitted in closed form before training, each the
-        damped mean of its residuals ``sum / (count + baseline_damping)`` (alternating
-        ridge regressions), and added back to every prediction; the encoders still read the raw
-        rating rows. An encoder sums a row's entries, which estimates a user's or an item's
-        offset poorly from a handful of ratings; a damped mean shrinks it towards zero by as much
-        as the row is short. False: the model's own (encoded) ``biases`` carry all of it, as in
-        the paper. 'auto' uses the baseline when users or items are sparse (median number of
-        ratings per row below {SPARSE_MEDIAN_RATINGS}): on FilmTrust and CiaoDVD it lowered the
-        test RMSE by 0.02 and 0.015, on MovieLens-100K (median 22 ratings per item) it raised it
-        by 0.0015 to 0.0066 on all five splits (means of three seeds). The choice made is
-        ``uses_baseline_``.
-
-    baseline_damping : float, default=5.0
-        The damping ``lambda`` of the baseline biases: the number of ratings' worth of pull
-        towards a zero bias.
-
-    input_dropout : float or 'auto', default='auto'
-        Share of the observed ratings hidden from both encoders at each training step: a hidden
-        rating leaves the user's and the item's rating input and cross-fed input (the rest are
-        scaled by ``1 / (1 - input_dropout)``). The encoders otherwise read the very ratings
-        they are trained to reconstruct; hiding some trains them to predict ratings they cannot
-        see, as at prediction time. 0 is the paper's model. 'auto' hides {AUTO_INPUT_DROPOUT}
-        when neither users nor items are sparse (median number of ratings per row at least
-        {SPARSE_MEDIAN_RATINGS}) and none otherwise: on MovieLens-100K 0.5 lowered the test
-        RMSE by 0.003 to 0.008 on each of the five splits (means of three seeds; u1 0.8973
-        against 0.9010), on FilmTrust it changed nothing (0.7988 against 0.7990, seed 0) and
-        CiaoDVD was not measured, so sparse data keep the measured model. Hidden ratings slow
-        convergence: about 95 iterations instead of 65 on MovieLens-100K, and the synthetic
-        demo set reaches ``max_iter`` (its test RMSE rises from 0.632 to 0.650). The choice
-        made is ``input_dropout_``.
-
-    weight_averaging : float, default=0.99
-        Decay, per gradient step, of an exponential moving average of the encoders' weights;
-        validation and prediction use the averaged weights. It smooths out the noise of the
-        sampled embeddings and of the minibatch steps (0.99 averages over about the last 100
-        steps, a few iterations). 0 keeps the last weights (the paper).
-
-    refinement_passes : int, default=0
-        Encoding passes for prediction (and validation) that feed the posterior means back as
-        the cross-fed input, after the first pass over the last sampled embeddings. 0 is the paper.
-
-    read_validation_ratings : bool, default=False
-        With early stopping, compute the final posteriors from every rating given to ``fit``:
-        after training, the encoders also read the held-out validation ratings, which until
-        then only chose the iteration to keep. The encoders take rating rows as input, so the
-        extra ratings inform every posterior without retraining. False keeps the posteriors
-        that were validated. Ignored unless ``refit=False``: the refit trains on them.
-
-    refit : bool or 'average', default='average'
-        With early stopping, train once more from the same starting point on every rating
-        given to ``fit``, the validation part included, for ``best_iteration_`` iterations
-        (the number the validation RMSE chose). True keeps that refit model; 'average' keeps
-        both runs and predicts the average of the validated and the refit model's predictions
-        (stored as one model: see ``user_embeddings_``). Either doubles the fit time and uses
-        the 10 % of ratings otherwise only used to stop; the average costs nothing more.
-        ``validation_scores_``, ``best_validation_score_``, ``best_iteration_``, ``n_iter_``
-        and ``loss_curve_`` describe the first, validated run. On MovieLens-100K ``u1`` (three
-        seeds, ``learning_rate=1e-3``) the test RMSE was 0.9059 for the validated model alone,
-        0.9047 for the refit model and 0.9012 for their average, lower on every seed. False is
-        the paper.
-
-    user_batch_size, item_batch_size : int or 'auto', default='auto'
-        Batch sizes B_U and B_V of Algorithm 1. 'auto' takes 250 rows, or ``ceil(n_rows / 10)``
-        where a side has more than 2,500 rows: the nested schedule takes one Adam step per
-        (user batch, item batch) block, so with fixed sizes an iteration's step count grows
-        with the product of the two sides' sizes (4,615 steps on CiaoDVD's 17,615 users and
-        16,121 items at 250 rows); 'auto' keeps it at most 100. The sizes used are in
-        ``batch_sizes_``.
-
+        Attention of the posterior parameters over the cross-fed embeddings: of the rated entries
+        ('local', Eq. 9-10), of every row of the other side ('global'), or 'auto': local on a side
+        whose median number of ratings per row is at least {SPARSE_MEDIAN_RATINGS}, global
+        otherwise (the paper's rule). None leaves it out (it validated worse, see the results).
+    attention_norm : {{'softmax', 'ratio', 'eq9'}}, default='softmax'
+        Normalisation of the attention scores: a softmax; 'eq9', Eq. 9 as printed (scores over
+        their sum, which can cross zero); 'ratio', Eq. 9 over the sum of absolute scores.
     schedule : {{'nested', 'alternating'}}, default='nested'
-        'nested': Algorithm 1, one gradient step per (user batch, item batch) block updating both
-        sides. 'alternating': a pass over user batches updating the user side against fixed item
-        embeddings, then over item batches; cheaper, which the paper found less accurate.
-
+        'nested' is Algorithm 1: one step per (user batch, item batch) pair, updating both sides.
+        'alternating' updates the user side over user batches, then the item side.
+    decoder : {{'auto', 'biased', 'baseline', 'dot'}}, default='auto'
+        What the dot product models. 'dot' (the paper): the raw ratings. 'biased': the
+        standardised ratings, with an encoded bias per user and item added to the dot product.
+        'baseline': as 'biased', after subtracting damped-mean baseline predictors. 'auto':
+        'baseline' when users or items are sparse, else 'biased'.
+    input_dropout : float or 'auto', default='auto'
+        Share of the ratings hidden from both encoders at each step (rating and cross-fed input,
+        attention included); the rest are scaled by ``1 / (1 - input_dropout)``. 'auto' hides
+        {AUTO_INPUT_DROPOUT} when neither side is sparse, none otherwise. 0 is the paper.
+    weight_averaging : float, default=0.99
+        Per-step decay of an exponential moving average of the weights, which validation and
+        prediction use. 0 keeps the last weights (the paper).
+    final_iter : int, default=10
+        After early stopping restores the best iteration, train that many more iterations on
+        every rating given to ``fit``, the validation part included. 0 keeps the model early
+        stopping chose (the paper). Ignored without early stopping.
     max_iter : int, default=200
         Maximum number of iterations (passes of Algorithm 1's outer loop).
-
     learning_rate : float, default=1e-3
-        Adam's step size. 1e-3 validated better than 3e-3 on every MovieLens-100K split; its
-        slower start needs the patience ``n_iter_no_change=30`` on the synthetic demo set.
-    {shared_parameter_docs(n_iter_no_change=30)}
-    device : str, default='auto'
-        'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'. Asking for CUDA where
-        there is none raises an error.
-
-    warm_start : bool, default=False
-        When True and already fitted, ``fit`` continues from the current networks and cross-fed
-        embeddings (the ids in X must all be known, the parameters that shape the networks
-        unchanged; Adam's moments restart).
-
+        Adam's step size.
+    {shared_parameter_docs(n_iter_no_change=30)}{TORCH_PARAMETER_DOCS}
     Attributes
     ----------
     user_ids_, item_ids_ : ndarray
         The raw ids seen in ``fit``, sorted; a user's code is its position.
     n_users_, n_items_ : int
         Numbers of users and items.
-    global_mean_ : float
-        Mean training rating.
-    rating_std_ : float
-        Standard deviation of the training ratings.
+    global_mean_, rating_std_ : float
+        Mean and standard deviation of the training ratings.
     rating_range_ : tuple of float
         Smallest and largest rating seen; predictions are clipped to it.
     user_fallback_, item_fallback_ : ndarray
         Damped mean deviations from the global mean, used for pairs with an unknown id.
     seen_items_ : scipy.sparse.csr_matrix
-        Users × items indicator of the pairs given to ``fit`` (excluded by ``recommend``).
-    user_embeddings_, item_embeddings_ : ndarray of shape (n_users, K) and (n_items, K)
-        Posterior means of the final cross-fed encoders; predictions use them. ``K`` is
-        ``n_components``, or twice that with ``refit='average'`` when the refit is kept: the
-        validated and the refit run's embeddings side by side, each scaled by
-        ``sqrt(scale / (2 * decoder_scale_))`` (``scale`` its own decoder's), so that their dot
-        product, and the summed biases, give the average of the two runs' predictions.
-    user_variances_, item_variances_ : ndarray
-        Posterior variances (of the standardised model).
-    user_biases_, item_biases_ : ndarray of shape (n_users,) and (n_items,)
-        Posterior means of the biases (zeros with ``biases=False``).
-    user_bias_variances_, item_bias_variances_ : ndarray
-        Their posterior variances (zeros with ``biases=False``).
-    uses_baseline_ : bool
-        Whether the decoder uses baseline predictors, after resolving ``baseline='auto'``.
-    input_dropout_ : float
-        The share of ratings hidden from the encoders in training, after resolving
-        ``input_dropout='auto'`` on the ratings of the last fit (a warm start too).
-    baseline_user_biases_, baseline_item_biases_ : ndarray of shape (n_users,) and (n_items,)
-        The baseline biases (zeros without a baseline), fitted on the ratings the kept model
-        trained on (the average of both runs' with ``refit='average'``).
-    decoder_offset_, decoder_scale_ : float
-        Predictions are ``decoder_offset_ + baseline_user_biases_[u] + baseline_item_biases_[i]
-        + decoder_scale_ * score``, ``score`` being the model's dot product plus its biases.
+        Users x items indicator of the pairs given to ``fit``.
+    user_embeddings_, item_embeddings_ : ndarray of shape (n_users, K), (n_items, K)
+        Posterior means of the factors; ``user_variances_``, ``item_variances_`` their variances.
+    user_biases_, item_biases_ : ndarray
+        Posterior means of the encoded biases (zeros without them); ``user_bias_variances_``,
+        ``item_bias_variances_`` their variances.
+    decoder_, attention_scopes_, input_dropout_, batch_sizes_ : object
+        The resolved 'auto' choices.
+    decoder_offset_, decoder_scale_, baseline_user_biases_, baseline_item_biases_ : object
+        A prediction is ``decoder_offset_ + baseline_user_biases_[u] + baseline_item_biases_[i]
+        + decoder_scale_ * (user_embeddings_[u] . item_embeddings_[i] + user_biases_[u] +
+        item_biases_[i])``, clipped to ``rating_range_``.
     noise_variance_ : float
-        Mean squared training residual, the rating noise part of the predictive variance.
-    module_ : torch.nn.Module
-        The trained encoders.
+        Mean squared training residual, the noise part of the predictive variance.
     feedback_embeddings_ : tuple of ndarray
-        The cross-fed user and item embeddings the final encoders read (used by ``warm_start``).
-    attention_scopes_ : tuple
-        The attention used on the user side and on the item side after resolving 'auto'.
-    batch_sizes_ : tuple of int
-        The user and item batch sizes used, after resolving 'auto'.
-    n_iter_ : int
-        Iterations run.
-    loss_curve_ : list of float
-        Negative ELBO per training rating (up to a constant) at each iteration.
-    validation_scores_ : list of float or None
-        Validation RMSE after each iteration (None without early stopping).
-    best_validation_score_ : float or None
-        Best validation RMSE.
-    best_iteration_ : int
-        Iteration whose state the model holds.
-    refitted_ : bool
-        Whether the model holds the run refit on every rating (``refit=True`` or 'average');
-        False when the refit fitted the validation ratings worse than the validated model and
-        was discarded, which leaves the validated model alone.
-    device_ : str
-        Device used for training.
-    n_features_in_ : int
-        Always 2.
-    feature_names_in_ : ndarray
-        Column names when X was a DataFrame.
-
-    Notes
-    -----
-    Choices where the paper is silent (each discussed in the documentation's model page):
-
-    * The defaults are the configuration that scored best on validation data of MovieLens-100K
-      and FilmTrust (the results page lists the measurements). Five of them add to the paper's
-      model: ``baseline='auto'`` (on sparse data), ``input_dropout='auto'`` (on dense data),
-      ``biases=True``, ``weight_averaging=0.99`` and ``refit='average'``; one removes a part of
-      it: ``attention=None``. ``attention='auto', biases=False, baseline=False,
-      input_dropout=0.0, weight_averaging=0.0, refit=False`` is the paper's full model exactly.
-
-    * The KL term of a user enters each (user batch, item batch) block divided by the number of
-      item batches, and an item's by the number of user batches, so one iteration adds up to
-      Eq. 7 whatever the batch sizes.
-    * After attention, the variance is the sigmoid of the linear map of [variance; context], so it
-      stays in (0, 1).
-    * The first cross-fed embeddings are drawn from the prior N(0, I); each block then writes the
-      samples (``feedback='sample'``) of its rows for the next iteration.
-    * Predictions use the posterior means of the final encoders fed with the last cross-fed
-      embeddings: ``offset(u, v) + scale * (mu_u . mu_v + b_u + b_v)`` (``b`` only with
-      ``biases=True``; the offsets and the scale are described with ``decoder_offset_``),
-      clipped to ``rating_range_``. ``predict(X, return_std=True)`` adds the variational
-      variance of the dot product, ``sum_k (mu_u^2 s_v + mu_v^2 s_u + s_u s_v)``, the biases'
-      variances and ``noise_variance_``.
-    * Pairs with an unknown id get ``global_mean_`` plus the known side's fallback deviation.
+        The cross-fed user and item embeddings the final encoders read.
+    n_iter_, best_iteration_ : int
+        Iterations run (the final ones included), and the one early stopping chose.
+    loss_curve_, validation_scores_, best_validation_score_ : object
+        Negative ELBO per training rating per iteration; validation RMSE per iteration of the
+        validated run and its best (None without early stopping).
+    module_, device_ : object
+        The trained encoders, and the device they trained on.
+    n_features_in_, feature_names_in_ : object
+        2, and the column names when X was a DataFrame.
 
     References
     ----------
@@ -405,75 +196,44 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
     >>> model = CrossFeedbackVAERegressor(max_iter=5, random_state=0).fit(X, y)
     >>> model.predict(X[:3]).shape
     (3,)
-    >>> item_ids, scores = model.recommend([X[0, 0]], n=5)
-    >>> item_ids.shape
-    (1, 5)
+    >>> paper = CrossFeedbackVAERegressor.paper(max_iter=5, random_state=0).fit(X, y)
+    >>> paper.decoder_, paper.attention_scopes_
+    ('dot', ('local', 'local'))
     """
 
     _parameter_constraints: dict = {
-        **BaseRatingEstimator._parameter_constraints,
+        **TorchEstimator._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "intermediate_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like"],
+        "encoder_layer_sizes": ["array-like"],
         "fusion_layer_sizes": ["array-like"],
-        "beta_user": [Interval(Real, 0, None, closed="left")],
-        "beta_item": [Interval(Real, 0, None, closed="left")],
+        "beta": [Interval(Real, 0, None, closed="left"), tuple, list],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), tuple, list],
+        "inputs": [StrOptions(set(_INPUTS))],
         "attention": [StrOptions({"local", "global", "auto"}), None],
-        "attention_norm": [StrOptions({"softmax", "ratio"})],
-        "cross_feedback": ["boolean"],
-        "use_ratings": ["boolean"],
-        "latent_input": [StrOptions({"concat", "mean"})],
-        "biases": ["boolean"],
-        "free_means": ["boolean"],
-        "free_means_learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "learn_prior_variance": ["boolean"],
-        "feedback": [StrOptions({"sample", "mean"})],
-        "standardize": ["boolean"],
-        "baseline": ["boolean", StrOptions({"auto"})],
-        "baseline_damping": [Interval(Real, 0, None, closed="left")],
+        "attention_norm": [StrOptions({"softmax", "ratio", "eq9"})],
+        "schedule": [StrOptions({"nested", "alternating"})],
+        "decoder": [StrOptions({"auto", "biased", "baseline", "dot"})],
         "input_dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "weight_averaging": [Interval(Real, 0, 1, closed="left")],
-        "refinement_passes": [Interval(Integral, 0, None, closed="left")],
-        "read_validation_ratings": ["boolean"],
-        "refit": ["boolean", StrOptions({"average"})],
-        "user_batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "item_batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "schedule": [StrOptions({"nested", "alternating"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "device": [str],
-        "warm_start": ["boolean"],
+        "final_iter": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
         self,
+        *,
         n_components=15,
-        intermediate_dim=25,
-        hidden_layer_sizes=(50,),
+        encoder_layer_sizes=(50, 25),
         fusion_layer_sizes=(),
-        beta_user=0.01,
-        beta_item=0.01,
+        beta=0.01,
+        batch_size="auto",
+        inputs="ratings+embeddings",
         attention=None,
         attention_norm="softmax",
-        cross_feedback=True,
-        use_ratings=True,
-        latent_input="concat",
-        biases=True,
-        free_means=False,
-        free_means_learning_rate=0.03,
-        learn_prior_variance=False,
-        feedback="sample",
-        standardize=True,
-        baseline="auto",
-        baseline_damping=5.0,
+        schedule="nested",
+        decoder="auto",
         input_dropout="auto",
         weight_averaging=0.99,
-        refinement_passes=0,
-        read_validation_ratings=False,
-        refit="average",
-        user_batch_size="auto",
-        item_batch_size="auto",
-        schedule="nested",
+        final_iter=10,
         max_iter=200,
         learning_rate=1e-3,
         early_stopping=True,
@@ -487,32 +247,18 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         warm_start=False,
     ):
         self.n_components = n_components
-        self.intermediate_dim = intermediate_dim
-        self.hidden_layer_sizes = hidden_layer_sizes
+        self.encoder_layer_sizes = encoder_layer_sizes
         self.fusion_layer_sizes = fusion_layer_sizes
-        self.beta_user = beta_user
-        self.beta_item = beta_item
+        self.beta = beta
+        self.batch_size = batch_size
+        self.inputs = inputs
         self.attention = attention
         self.attention_norm = attention_norm
-        self.cross_feedback = cross_feedback
-        self.use_ratings = use_ratings
-        self.latent_input = latent_input
-        self.biases = biases
-        self.free_means = free_means
-        self.free_means_learning_rate = free_means_learning_rate
-        self.learn_prior_variance = learn_prior_variance
-        self.feedback = feedback
-        self.standardize = standardize
-        self.baseline = baseline
-        self.baseline_damping = baseline_damping
+        self.schedule = schedule
+        self.decoder = decoder
         self.input_dropout = input_dropout
         self.weight_averaging = weight_averaging
-        self.refinement_passes = refinement_passes
-        self.read_validation_ratings = read_validation_ratings
-        self.refit = refit
-        self.user_batch_size = user_batch_size
-        self.item_batch_size = item_batch_size
-        self.schedule = schedule
+        self.final_iter = final_iter
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.early_stopping = early_stopping
@@ -525,173 +271,150 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
 
+    @classmethod
+    def paper(cls, **params):
+        """The paper's model: :data:`PAPER_PARAMS` with ``params`` on top.
+
+        The paper's decoder (the dot product models the raw ratings), its attention rule
+        (``attention='auto'``) with Eq. 9's normalisation in the form that trains, and none of
+        this package's additions (no input dropout, no weight averaging, no final iterations on
+        the validation ratings). The sizes are the package's defaults; the paper searches them
+        with :func:`~skcrossvae.model_selection.paper_param_grid`.
+
+        Parameters
+        ----------
+        **params
+            Any other parameters (``random_state``, sizes, ``max_iter``...), set after the preset.
+
+        Returns
+        -------
+        CrossFeedbackVAERegressor
+        """
+        return cls(**{**PAPER_PARAMS, **params})
+
     # ----------------------------------------------------------------- fitting
     @property
     def _divergence_advice(self):
         advice = "Lower learning_rate"
-        if self.attention is not None and self.attention_norm == "ratio":
-            advice += ", or use attention_norm='softmax' (Eq. 9's ratio of signed scores can blow up)"
+        if self.attention is not None and self.attention_norm in ("ratio", "eq9"):
+            advice += ", or use attention_norm='softmax' (Eq. 9's ratio of scores can blow up)"
         return advice
 
     def _untrained_rmse(self, train):
-        if self.standardize or self.uses_baseline_:
+        if self.decoder_ != "dot":
             return super()._untrained_rmse(train)
         return root_mean_square(train.values)  # the paper's decoder starts from predictions near 0
 
     def _model_config(self):
-        if not (self.use_ratings or self.cross_feedback):
-            raise ValueError("use_ratings=False and cross_feedback=False leave the encoders no input.")
-        if self.attention is not None and not self.cross_feedback:
-            raise ValueError(
-                f"attention={self.attention!r} attends to the cross-fed embeddings and needs "
-                "cross_feedback=True; set attention=None to remove both."
-            )
-        return _ModelConfig(
+        from ._torch._crossvae import ModelConfig
+
+        use_ratings, cross_feedback = _INPUTS[self.inputs]
+        if self.attention is not None and cross_feedback is None:
+            raise ValueError(f"attention={self.attention!r} attends to the cross-fed embeddings, which "
+                             f"inputs={self.inputs!r} leaves out; set attention=None.")
+        return ModelConfig(
             n_components=self.n_components,
-            intermediate_dim=self.intermediate_dim,
-            hidden_layer_sizes=_check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"),
-            fusion_layer_sizes=_check_layer_sizes(self.fusion_layer_sizes, "fusion_layer_sizes"),
-            use_ratings=self.use_ratings,
-            cross_feedback=self.cross_feedback,
-            latent_input=self.latent_input,
-            attention=self.attention,
-            attention_norm=self.attention_norm,
-            biases=self.biases,
-            free_means=self.free_means,
-            learn_prior_variance=self.learn_prior_variance,
+            encoder_layer_sizes=check_layer_sizes(self.encoder_layer_sizes, "encoder_layer_sizes",
+                                                  allow_empty=False),
+            fusion_layer_sizes=check_layer_sizes(self.fusion_layer_sizes, "fusion_layer_sizes"),
+            use_ratings=use_ratings,
+            cross_feedback=cross_feedback,
+            attention_norm=None if self.attention is None else self.attention_norm,
+            biases=self._resolved_decoder() != "dot",
         )
 
     def _network_changes(self):
-        # The networks carry the configuration they were built with: name what changed.
-        fitted, wanted = self.module_.user_encoder.config, self._model_config()
-        return [f"{field.name} from {getattr(fitted, field.name)!r} to {getattr(wanted, field.name)!r}"
-                for field in fields(_ModelConfig) if getattr(fitted, field.name) != getattr(wanted, field.name)]
+        # The networks carry the configuration and attention scopes they were built with.
+        fitted = {**vars(self.module_.config), "attention_scopes": self.module_.attention_scopes}
+        wanted = {**vars(self._model_config()), "attention_scopes": self._attention_scopes()}
+        return [f"{name} from {fitted[name]!r} to {wanted[name]!r}" for name in fitted
+                if fitted[name] != wanted[name]]
 
-    def _resolve_attention(self, sparse_sides):
+    def _attention_scopes(self, sparse_sides=None):
+        """The (user, item) attention scopes the parameters ask for ('auto' resolved on the
+        sparsity of the training ratings, or as fitted when they are not given)."""
         if self.attention != "auto":
             return (self.attention, self.attention)
+        if sparse_sides is None:
+            return self.attention_scopes_
         return tuple("global" if sparse else "local" for sparse in sparse_sides)
 
-    def _resolve_baseline(self, sparse_sides):
-        return any(sparse_sides) if self.baseline == "auto" else self.baseline
+    def _resolved_decoder(self, sparse_sides=None):
+        """The decoder the parameters ask for ('auto' resolved as for the scopes)."""
+        if self.decoder != "auto":
+            return self.decoder
+        if sparse_sides is None:
+            return self.decoder_
+        return "baseline" if any(sparse_sides) else "biased"
 
-    def _resolve_input_dropout(self, sparse_sides):
-        if self.input_dropout != "auto":
-            return float(self.input_dropout)
-        return 0.0 if any(sparse_sides) else AUTO_INPUT_DROPOUT
+    def _check_pairs(self):
+        for name in ("beta", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, (tuple, list)):
+                valid = len(value) == 2 and all(
+                    isinstance(v, Real) and not isinstance(v, bool) and v >= 0
+                    and (name == "beta" or (isinstance(v, Integral) and v >= 1)) for v in value)
+                if not valid:
+                    raise ValueError(f"{name} must be one value or a (users, items) pair of valid "
+                                     f"values; got {value!r}.")
 
-    def _resolve_batch_sizes(self, train):
+    def _resolve_choices(self, train, incremental):
+        """Resolve the 'auto' parameters on the training ratings (a warm start keeps the first
+        fit's architecture choices, which its networks were trained for)."""
+        self._check_pairs()
+        sparse_sides = _sparse_sides(train)
+        known = None if incremental else sparse_sides
+        self.attention_scopes_ = self._attention_scopes(known)
+        self.decoder_ = self._resolved_decoder(known)
+        if self.input_dropout == "auto":
+            self.input_dropout_ = 0.0 if any(sparse_sides) else AUTO_INPUT_DROPOUT
+        else:
+            self.input_dropout_ = float(self.input_dropout)
         sizes = []
-        for size, n_rows in ((self.user_batch_size, train.n_users), (self.item_batch_size, train.n_items)):
-            if size == "auto":
-                size = max(AUTO_MIN_BATCH_SIZE, -(-n_rows // AUTO_MAX_BATCHES))
-            sizes.append(size)
-        return tuple(sizes)
-
-    def _trainer_settings(self):
-        """What the trainer reads: the parameters of the same names, 'auto' values resolved."""
-        values = {field.name: getattr(self, field.name) for field in fields(_TrainerSettings)}
-        values["user_batch_size"], values["item_batch_size"] = self.batch_sizes_
-        values["input_dropout"] = self.input_dropout_
-        return _TrainerSettings(**values)
+        for size, n_rows in zip(_pair(self.batch_size), (train.n_users, train.n_items)):
+            sizes.append(max(AUTO_MIN_BATCH_SIZE, -(-n_rows // AUTO_MAX_BATCHES)) if size == "auto" else int(size))
+        self.batch_sizes_ = tuple(sizes)
 
     def _make_module(self, generator, device):
+        from ._torch._crossvae import CrossFeedbackVAE
+
         return CrossFeedbackVAE(self.n_users_, self.n_items_, self.attention_scopes_,
                                 self._model_config(), generator, device)
 
-    def _module_factory(self):
-        return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"))}
-
     def _fit_ratings(self, train, valid, rng, incremental):
-        device = resolve_device(self.device)
-        generator = make_generator(rng, device)
-        self.device_ = str(device)
-        sparse_sides = _sparse_sides(train)
-        if not incremental:
-            # A warm start keeps the first fit's choices, which its networks were trained for.
-            self.attention_scopes_ = self._resolve_attention(sparse_sides)
-            self.uses_baseline_ = self._resolve_baseline(sparse_sides)
-        # A training setting, not part of the networks: every fit, warm or not, uses its own.
-        self.input_dropout_ = self._resolve_input_dropout(sparse_sides)
-        self.batch_sizes_ = self._resolve_batch_sizes(train)
-        # The starting point (fresh or warm), kept for the refit, which starts from it again.
-        start = self._starting_point(generator, device, incremental)
-        trainer, history = self._train(train, valid, start(), rng, generator, device, self.max_iter)
-        self.refitted_ = False
-        everything = train if valid is None else train.concatenate(valid)
-        kept = (trainer,)
-        if valid is not None and self.refit:
-            final = self._refit(trainer, history, everything, valid, start(), rng, generator, device)
-            kept = (trainer, final) if self.refit == "average" and self.refitted_ else (final,)
-            # ``module_`` and ``feedback_embeddings_`` (a warm start's point) are the last run's.
-            trainer = final
-        elif valid is not None and self.read_validation_ratings:
-            trainer.read_ratings(everything)
-        self._store_posteriors(*kept)
-        self.module_ = trainer.model
-        self.feedback_embeddings_ = (trainer.feedback_users.cpu().numpy(),
-                                     trainer.feedback_items.cpu().numpy())
-        self.n_iter_ = history.n_iter
-        self.loss_curve_ = history.loss_curve
-        self.validation_scores_ = history.validation_scores
-        self.best_validation_score_ = history.best_score if valid is not None else None
-        self.best_iteration_ = history.best_iteration if valid is not None else history.n_iter
-        self.noise_variance_ = self._rmse(everything if self.refitted_ else train) ** 2
+        self._resolve_choices(train, incremental)
+        super()._fit_ratings(train, valid, rng, incremental)
+        trained_on = train if valid is None or not self.final_iter else train.concatenate(valid)
+        self.noise_variance_ = self._rmse(trained_on) ** 2
 
-    def _refit(self, validated, history, everything, valid, start, rng, generator, device):
-        """Train on ``everything`` (training and validation ratings) for the validated number of
-        iterations.
+    def _make_trainer(self, module, train, rng, generator, device, incremental):
+        from ._torch._crossvae_fit import CrossFeedbackTrainer, TrainerSettings
+        from ._torch._device import as_tensor
 
-        The refit model has trained on the validation ratings, so it should fit them at least as
-        well as the validated model, which never saw them; when it does not, the refit run went
-        astray (a spike of the sampled cross feedback, say) and the validated model is kept.
-        """
-        with warnings.catch_warnings():
-            # The refit runs the chosen number of iterations by design, not to convergence.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            trainer, _ = self._train(everything, None, start, rng, generator, device, history.best_iteration)
-        self._store_posteriors(trainer)
-        refit_rmse = self._rmse(valid)
-        if refit_rmse > history.best_score:
-            warnings.warn(
-                f"{type(self).__name__}: the refit on all ratings fits the validation ratings worse "
-                f"(RMSE {refit_rmse:.4f}) than the validated model that never saw them "
-                f"({history.best_score:.4f}); keeping the validated model.",
-                ConvergenceWarning,
-            )
-            return validated
-        self.refitted_ = True
-        return trainer
-
-    def _starting_point(self, generator, device, incremental):
-        """A callable returning a fresh copy of the (module, cross-fed embeddings) to train from."""
-        if not incremental:
-            config = self._model_config()
-            return lambda: (CrossFeedbackVAE(self.n_users_, self.n_items_, self.attention_scopes_,
-                                             config, generator, device), None)
-        # Each run trains its own copy, so ``module_`` itself stays the warm starting point.
-        feedback = tuple(as_tensor(e, device, torch.float32) for e in self.feedback_embeddings_)
-        return lambda: (copy.deepcopy(self.module_).to(device), tuple(e.clone() for e in feedback))
-
-    def _train(self, train, valid, start, rng, generator, device, max_iter):
-        """Run Algorithm 1 on ``train`` from ``start``; returns the trainer and its history."""
-        module, feedback = start
+        beta_user, beta_item = (float(b) for b in _pair(self.beta))
+        settings = TrainerSettings(
+            schedule=self.schedule, beta_user=beta_user, beta_item=beta_item,
+            user_batch_size=self.batch_sizes_[0], item_batch_size=self.batch_sizes_[1],
+            learning_rate=self.learning_rate, input_dropout=self.input_dropout_,
+            weight_averaging=self.weight_averaging)
+        feedback = None
+        if incremental:
+            feedback = tuple(as_tensor(e, device).float().clone() for e in self.feedback_embeddings_)
         input_scale = max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
-        trainer = CrossFeedbackTrainer(module, train, self._trainer_settings(), input_scale,
-                                       self._fit_decoder(train), rng, generator, device, feedback)
+        return CrossFeedbackTrainer(module, train, settings, input_scale, self._fit_decoder(train),
+                                    rng, generator, device, feedback)
 
-        def validation_rmse():
-            self._store_posteriors(trainer)
-            return self._rmse(valid)
-
-        module.train()
-        history = run_iterations(
-            self, trainer.train_one_iteration, validation_rmse, trainer.get_state, trainer.set_state,
-            max_iter=max_iter, early_stopping=valid is not None,
-        )
-        module.eval()
-        trainer.finalise()
-        return trainer, history
+    def _train(self, trainer, train, valid):
+        history = super()._train(trainer, train, valid)
+        if valid is not None and self.final_iter:
+            # Continue from the state early stopping chose, on every rating: the validation part
+            # has done its work and is more data to learn from.
+            trainer.read_ratings(train.concatenate(valid))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed count, by design
+                final = self._run_iterations(trainer, train, None, self.final_iter)
+            history.loss_curve.extend(final.loss_curve)
+        return history
 
     def _rmse(self, table):
         """RMSE of the stored posteriors' predictions on an encoded rating table."""
@@ -699,59 +422,38 @@ class CrossFeedbackVAERegressor(BaseRatingEstimator):
 
     def _fit_decoder(self, train):
         """The decoder's offsets and scale, from the ratings a run trains on."""
-        peak = float(np.max(np.abs(train.values)))
-        if not self.standardize and peak and not RAW_RATING_MAGNITUDES[0] <= peak <= RAW_RATING_MAGNITUDES[1]:
-            raise ValueError(
-                f"standardize=False models the raw ratings in float32, but the largest rating "
-                f"magnitude is {peak:.3g}, outside [{RAW_RATING_MAGNITUDES[0]:g}, "
-                f"{RAW_RATING_MAGNITUDES[1]:g}]; rescale y or use standardize=True."
-            )
-        if not self.uses_baseline_:
-            zeros = np.zeros(self.n_users_), np.zeros(self.n_items_)
-            if self.standardize:
-                return _Decoder(self.global_mean_, *zeros, self.rating_std_)
+        zeros = np.zeros(self.n_users_), np.zeros(self.n_items_)
+        if self.decoder_ == "dot":
+            peak = float(np.max(np.abs(train.values)))
+            if peak and not RAW_RATING_MAGNITUDES[0] <= peak <= RAW_RATING_MAGNITUDES[1]:
+                raise ValueError(
+                    f"decoder='dot' models the raw ratings in float32, but the largest rating "
+                    f"magnitude is {peak:.3g}, outside [{RAW_RATING_MAGNITUDES[0]:g}, "
+                    f"{RAW_RATING_MAGNITUDES[1]:g}]; rescale y or use another decoder."
+                )
             return _Decoder(0.0, *zeros, 1.0)
-        decoder = _Decoder(*damped_biases(train, self.baseline_damping), 1.0)
-        if self.standardize:
-            decoder = replace(decoder, scale=float(np.std(decoder.standardise(train))) or 1.0)
-        return decoder
+        if self.decoder_ == "biased":
+            return _Decoder(self.global_mean_, *zeros, self.rating_std_)
+        offset, user_offsets, item_offsets = damped_biases(train, BASELINE_DAMPING)
+        decoder = _Decoder(offset, user_offsets, item_offsets, 1.0)
+        residual_std = float(np.std(decoder.standardise(train))) or 1.0
+        return _Decoder(offset, user_offsets, item_offsets, residual_std)
 
-    def _store_posteriors(self, *trainers):
-        """Store the posteriors of the model whose scores average those of ``trainers``' models.
-
-        Averaging dot products is one dot product of the concatenated embeddings, each run's
-        scaled by the square root of its weight; the biases add up weighted, the decoders'
-        offsets average. A run's weight ``scale / (mean scale * n_runs)`` also carries its own
-        decoder scale, so that the stored model predicts the average of the runs' predictions
-        (before clipping); its variances are those of that average for independent runs.
-        """
-        decoders = [trainer.decoder for trainer in trainers]
-        decoder = _Decoder(*(np.mean([getattr(d, name) for d in decoders], axis=0)
-                             for name in ("offset", "user_offsets", "item_offsets", "scale")))
+    def _store_prediction_state(self, trainer, table):
+        """Store the posteriors of every user and item from the trainer's current state."""
+        decoder = trainer.decoder
+        self.feedback_embeddings_ = tuple(e.cpu().numpy() for e in (trainer.feedback_users, trainer.feedback_items))
         self.decoder_offset_, self.decoder_scale_ = float(decoder.offset), float(decoder.scale)
         self.baseline_user_biases_, self.baseline_item_biases_ = decoder.user_offsets, decoder.item_offsets
-        user_runs, item_runs = [], []
-        for trainer in trainers:
-            weight = trainer.decoder.scale / (decoder.scale * len(trainers))
-            user_means, user_vars, item_means, item_vars = (
-                tensor.cpu().double().numpy() for tensor in trainer.encode_all(self.refinement_passes)
-            )
-            user_runs.append(self._weighted_side(user_means, user_vars, weight))
-            item_runs.append(self._weighted_side(item_means, item_vars, weight))
-        (self.user_embeddings_, self.user_variances_, self.user_biases_,
-         self.user_bias_variances_) = _side_by_side(user_runs)
-        (self.item_embeddings_, self.item_variances_, self.item_biases_,
-         self.item_bias_variances_) = _side_by_side(item_runs)
-
-    def _weighted_side(self, means, variances, weight):
-        """One side's (factors, their variances, biases, their variances) of a run, the factors
-        scaled by ``sqrt(weight)`` and the biases by ``weight`` (zeros with ``biases=False``)."""
         k = self.n_components
-        factors = means[:, :k] * weight**0.5, variances[:, :k] * weight
-        if not self.biases:
-            zeros = np.zeros(len(means))
-            return (*factors, zeros, zeros)
-        return (*factors, means[:, k] * weight, variances[:, k] * weight**2)
+        user_means, user_vars, item_means, item_vars = (
+            tensor.cpu().double().numpy() for tensor in trainer.encode_all())
+        for side, means, variances in (("user", user_means, user_vars), ("item", item_means, item_vars)):
+            setattr(self, f"{side}_embeddings_", means[:, :k])
+            setattr(self, f"{side}_variances_", variances[:, :k])
+            has_bias = means.shape[1] > k
+            setattr(self, f"{side}_biases_", means[:, k] if has_bias else np.zeros(len(means)))
+            setattr(self, f"{side}_bias_variances_", variances[:, k] if has_bias else np.zeros(len(means)))
 
     # -------------------------------------------------------------- prediction
     @property

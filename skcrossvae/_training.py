@@ -103,3 +103,13 @@ def run_iterations(estimator, train_one_iteration, validation_rmse, get_state, s
     if early_stopping and best_state is not None:
         set_state(best_state)
     return history
+
+
+def record_history(estimator, history):
+    """Store the driver's curves under scikit-learn's names."""
+    estimator.n_iter_ = history.n_iter
+    estimator.loss_curve_ = history.loss_curve
+    estimator.validation_scores_ = history.validation_scores
+    validated = history.validation_scores is not None
+    estimator.best_validation_score_ = history.best_score if validated else None
+    estimator.best_iteration_ = history.best_iteration if validated else history.n_iter

@@ -232,16 +232,24 @@ def _layer_options(min_width):
     return options
 
 
-def paper_param_grid(scale="full"):
+def paper_param_grid(scale="full", preset="paper", prefix=""):
     """The paper's hyper-parameter grid for ``CrossFeedbackVAERegressor``.
 
     Parameters
     ----------
     scale : {'full', 'small'}, default='full'
         ``'full'``: the grid of Section 4.2 (15,336 candidates). ``'small'``: 18 candidates
-        that run in minutes: ``n_components = intermediate_dim = 10``,
-        ``hidden_layer_sizes`` in {(), (25,)}, ``fusion_layer_sizes = ()`` and
-        ``beta_user``, ``beta_item`` in {1e-3, 1e-2, 1e-1}.
+        that run in minutes: ``n_components = 10``, ``encoder_layer_sizes`` in {(10,), (25, 10)}
+        (K' = 10 after 0 or 1 hidden layer), ``fusion_layer_sizes = ()`` and both KL weights in
+        {1e-3, 1e-2, 1e-1}.
+    preset : {'paper', None}, default='paper'
+        ``'paper'`` fixes the other parameters at the paper's model
+        (:data:`~skcrossvae.PAPER_PARAMS`, what ``CrossFeedbackVAERegressor.paper()`` sets), so
+        ``GridSearchCV(CrossFeedbackVAERegressor(), paper_param_grid())`` searches the paper's
+        model; ``None`` searches only the sizes and KL weights, leaving the estimator's other
+        parameters as they are (to search the package's defaults, say).
+    prefix : str, default=''
+        Put before every parameter name: ``'model__'`` for a ``Pipeline`` step named ``model``.
 
     Returns
     -------
@@ -253,13 +261,13 @@ def paper_param_grid(scale="full"):
     -----
     The full grid searches
 
-    - ``n_components`` (K, the embedding dimension) and ``intermediate_dim`` (K', the
-      dimension of the intermediate embeddings) in {10, 15, 25, 50};
-    - ``hidden_layer_sizes`` (the hidden layers of the encoder MLPs over the observed and the
-      latent inputs, L' = its length) and ``fusion_layer_sizes`` (the hidden layers of the
-      MLP after the concatenation, L = its length), with 0, 1 or 2 layers of width
+    - ``n_components`` (K, the embedding dimension) and the intermediate embedding width K'
+      (the last entry of ``encoder_layer_sizes``) in {10, 15, 25, 50};
+    - the hidden layers of the encoder MLPs over the rating and the cross-fed inputs (the
+      entries of ``encoder_layer_sizes`` before K', L' of them) and of the MLP after the
+      concatenation (``fusion_layer_sizes``, L of them): 0, 1 or 2 layers of width
       {10, 25, 50, 100};
-    - ``beta_user`` and ``beta_item`` (the KL weights) in {1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1};
+    - the KL weights ``beta = (beta_u, beta_v)``, each in {1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1};
 
     restricted to K <= K' and K, K' <= the width of every hidden layer of both MLPs. The
     paper lets each layer have its own width; here all the layers of one MLP share a width,
@@ -274,32 +282,34 @@ def paper_param_grid(scale="full"):
     18
     >>> len(ParameterGrid(paper_param_grid("full")))
     15336
+    >>> sorted(paper_param_grid("small", prefix="model__")[0])[:3]
+    ['model__attention', 'model__attention_norm', 'model__beta']
     """
+    if preset not in ("paper", None):
+        raise ValueError(f"preset must be 'paper' or None; got {preset!r}.")
     if scale == "small":
-        return [
-            {
-                "n_components": [10],
-                "intermediate_dim": [10],
-                "hidden_layer_sizes": [(), (25,)],
-                "fusion_layer_sizes": [()],
-                "beta_user": [1e-3, 1e-2, 1e-1],
-                "beta_item": [1e-3, 1e-2, 1e-1],
-            }
-        ]
-    if scale != "full":
-        raise ValueError(f"scale must be 'full' or 'small'; got {scale!r}.")
-    grid = []
-    for intermediate_dim in _EMBEDDING_DIMS:
-        # widths >= K' also satisfy K <= width, since K <= K'
-        layer_options = _layer_options(intermediate_dim)
-        grid.append(
-            {
+        weights = (1e-3, 1e-2, 1e-1)
+        grid = [{
+            "n_components": [10],
+            "encoder_layer_sizes": [(10,), (25, 10)],
+            "fusion_layer_sizes": [()],
+            "beta": list(product(weights, weights)),
+        }]
+    elif scale == "full":
+        grid = []
+        for intermediate_dim in _EMBEDDING_DIMS:
+            # widths >= K' also satisfy K <= width, since K <= K'
+            layer_options = _layer_options(intermediate_dim)
+            grid.append({
                 "n_components": [dim for dim in _EMBEDDING_DIMS if dim <= intermediate_dim],
-                "intermediate_dim": [intermediate_dim],
-                "hidden_layer_sizes": layer_options,
+                "encoder_layer_sizes": [(*hidden, intermediate_dim) for hidden in layer_options],
                 "fusion_layer_sizes": layer_options,
-                "beta_user": list(_KL_WEIGHTS),
-                "beta_item": list(_KL_WEIGHTS),
-            }
-        )
-    return grid
+                "beta": list(product(_KL_WEIGHTS, _KL_WEIGHTS)),
+            })
+    else:
+        raise ValueError(f"scale must be 'full' or 'small'; got {scale!r}.")
+    if preset == "paper":
+        from ._crossvae import PAPER_PARAMS
+
+        grid = [{**{name: [value] for name, value in PAPER_PARAMS.items()}, **part} for part in grid]
+    return [{prefix + name: values for name, values in part.items()} for part in grid]

@@ -8,9 +8,8 @@ from skcrossvae._base import BaseRatingEstimator
 
 # Test-sized settings per parameter name; each estimator takes those it has.
 _FAST = dict(
-    max_iter=2, user_batch_size=8, item_batch_size=8, batch_size=16, n_components=3,
-    intermediate_dim=3, hidden_layer_sizes=(4,), random_state=0, device="cpu",
-    n_samples=3, burn_in=1,
+    max_iter=2, batch_size=16, n_components=3, encoder_layer_sizes=(4, 3), final_iter=1,
+    hidden_layer_sizes=(4,), random_state=0, device="cpu", n_samples=3, burn_in=1,
 )
 
 

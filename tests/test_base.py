@@ -131,7 +131,7 @@ def test_a_loss_that_explodes_but_stays_finite_is_a_divergence(toys):
 def test_a_short_fit_of_a_model_that_starts_far_off_warns_instead(toys):
     # The paper's decoder predicts about 0 before training: after one iteration it is still far
     # from the ratings, which is slow progress, not divergence.
-    model = CrossFeedbackVAERegressor(standardize=False, biases=False, baseline=False, max_iter=1,
+    model = CrossFeedbackVAERegressor(decoder="dot", max_iter=1, final_iter=0,
                                       early_stopping=False, random_state=0, device="cpu")
     with pytest.warns(ConvergenceWarning, match="stopped far from a solution"):
         model.fit(*toys[:2])
@@ -139,8 +139,9 @@ def test_a_short_fit_of_a_model_that_starts_far_off_warns_instead(toys):
 
 def test_the_divergence_advice_names_what_the_estimator_has():
     assert "attention_norm" not in CrossFeedbackVAERegressor()._divergence_advice
-    ratio = CrossFeedbackVAERegressor(attention="local", attention_norm="ratio")
-    assert "attention_norm='softmax'" in ratio._divergence_advice
+    for norm in ("ratio", "eq9"):
+        ratio = CrossFeedbackVAERegressor(attention="local", attention_norm=norm)
+        assert "attention_norm='softmax'" in ratio._divergence_advice
     for cls in (BayesianMFRegressor, VariationalBayesMFRegressor):
         assert "learning_rate" not in cls()._divergence_advice and "noise_precision" in cls()._divergence_advice
 
@@ -161,8 +162,8 @@ def test_ratings_outside_the_supported_magnitudes_are_refused(scale, toys):
 
 
 def test_the_paper_decoder_refuses_ratings_float32_cannot_square(toys):
-    model = fast_instance(CrossFeedbackVAERegressor, standardize=False)
-    with pytest.raises(ValueError, match="standardize=False models the raw ratings in float32"):
+    model = fast_instance(CrossFeedbackVAERegressor, decoder="dot")
+    with pytest.raises(ValueError, match="decoder='dot' models the raw ratings in float32"):
         model.fit(toys[0], toys[1] * 1e12)
 
 
@@ -175,10 +176,10 @@ def _hyper_parameters(cls, draw):
         "early_stopping": st.booleans(),
         "learning_rate": st.floats(1e-4, 1.0),
         "alpha": st.sampled_from([0.0, 0.01, 1.0]),
-        "standardize": st.booleans(),
-        "biases": st.booleans(),
+        "decoder": st.sampled_from(["auto", "biased", "baseline", "dot"]),
         "attention": st.sampled_from([None, "local", "global"]),
-        "attention_norm": st.sampled_from(["softmax", "ratio"]),
+        "attention_norm": st.sampled_from(["softmax", "ratio", "eq9"]),
+        "final_iter": st.integers(0, 2),
         "input_dropout": st.sampled_from([0.0, 0.5]),
         "noise_precision": st.sampled_from([None, 0.5, 5.0]),
         "side": st.sampled_from(["user", "item"]),
@@ -203,7 +204,7 @@ def test_every_fit_on_any_scale_raises_clearly_or_predicts_inside_the_rating_ran
         assert str(exc), "errors name the problem"
         peak = np.max(np.abs(y))
         if isinstance(exc, ValueError) and not isinstance(exc, DivergenceError):
-            assert not RATING_MAGNITUDES[0] <= peak <= RATING_MAGNITUDES[1] or "standardize=False" in str(exc)
+            assert not RATING_MAGNITUDES[0] <= peak <= RATING_MAGNITUDES[1] or "decoder='dot'" in str(exc)
         return
     predictions = model.predict(X)
     assert np.all(np.isfinite(predictions))

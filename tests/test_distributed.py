@@ -31,8 +31,8 @@ def _toy_ratings():
 @pytest.mark.slow
 def test_gridsearch_runs_on_a_dask_cluster(dask_client):
     X, y = _toy_ratings()
-    estimator = CrossFeedbackVAERegressor(max_iter=2, user_batch_size=10, item_batch_size=10,
-                                          random_state=0, device="cpu")
+    estimator = CrossFeedbackVAERegressor(max_iter=2, batch_size=10, final_iter=1, random_state=0,
+                                          device="cpu")
     search = GridSearchCV(estimator, {"n_components": [2, 3]}, cv=KFold(2, shuffle=True, random_state=0),
                           scoring="neg_root_mean_squared_error", n_jobs=2)
     with joblib.parallel_backend("dask"), warnings.catch_warnings(), \

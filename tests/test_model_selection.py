@@ -234,8 +234,9 @@ BETAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 
 def satisfies_paper_constraints(params):
-    widths = params["hidden_layer_sizes"] + params["fusion_layer_sizes"]
-    return params["n_components"] <= params["intermediate_dim"] <= min(widths, default=np.inf)
+    *hidden, intermediate_dim = params["encoder_layer_sizes"]
+    widths = tuple(hidden) + params["fusion_layer_sizes"]
+    return params["n_components"] <= intermediate_dim <= min(widths, default=np.inf)
 
 
 def as_key(params):
@@ -243,16 +244,17 @@ def as_key(params):
 
 
 def test_full_grid_is_the_constrained_brute_force_enumeration():
-    grid = list(ParameterGrid(paper_param_grid("full")))
+    grid = list(ParameterGrid(paper_param_grid("full", preset=None)))
     assert all(satisfies_paper_constraints(params) for params in grid)
     # one width per MLP, as documented
     layers = [()] + [(width,) * n_layers for n_layers in (1, 2) for width in WIDTHS]
-    names = ("n_components", "intermediate_dim", "hidden_layer_sizes", "fusion_layer_sizes",
-             "beta_user", "beta_item")
     brute_force = {
         as_key(params)
-        for values in product(DIMS, DIMS, layers, layers, BETAS, BETAS)
-        if satisfies_paper_constraints(params := dict(zip(names, values)))
+        for n_components, intermediate_dim, hidden, fusion, beta_user, beta_item
+        in product(DIMS, DIMS, layers, layers, BETAS, BETAS)
+        if satisfies_paper_constraints(params := dict(
+            n_components=n_components, encoder_layer_sizes=(*hidden, intermediate_dim),
+            fusion_layer_sizes=fusion, beta=(beta_user, beta_item)))
     }
     assert len(grid) == len(brute_force) == 15336
     assert {as_key(params) for params in grid} == brute_force
@@ -263,6 +265,19 @@ def test_small_grid_is_a_constrained_subset_of_the_full_one():
     assert len(small) == 18
     full = {as_key(params) for params in ParameterGrid(paper_param_grid("full"))}
     assert all(as_key(params) in full for params in small)
+
+
+def test_the_grid_searches_the_paper_model_unless_told_otherwise():
+    from skcrossvae import PAPER_PARAMS, CrossFeedbackVAERegressor
+
+    for params in ParameterGrid(paper_param_grid("small")):
+        model = CrossFeedbackVAERegressor().set_params(**params)
+        assert {name: model.get_params()[name] for name in PAPER_PARAMS} == PAPER_PARAMS
+    assert not set(PAPER_PARAMS) & set(paper_param_grid("small", preset=None)[0])
+    prefixed = paper_param_grid("small", prefix="model__")[0]
+    assert all(name.startswith("model__") for name in prefixed)
+    with pytest.raises(ValueError, match="preset must be 'paper' or None"):
+        paper_param_grid(preset="ours")
 
 
 def test_param_grid_rejects_unknown_scale():

@@ -1,4 +1,5 @@
-"""GridSearchCV over the paper's small grid, scored by RMSE and NDCG@20, on a 70/15/15 split.
+"""GridSearchCV of the paper's model over the paper's small grid, scored by RMSE and NDCG@20, on
+a 70/15/15 split.
 
 The search validates on the paper's fixed validation part (a PredefinedSplit), refits nothing
 (the paper selects on validation RMSE and reports test scores of the selected model), then fits
@@ -21,8 +22,8 @@ X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y, rand
 X_search, y_search, cv = predefined_split(X_train, y_train, X_val, y_val)
 
 # Test-sized training so the page builds in about a minute; drop these for a real search.
-quick = CrossFeedbackVAERegressor(max_iter=15, early_stopping=False, user_batch_size=50,
-                                  item_batch_size=50, random_state=0, device="cpu")
+quick = CrossFeedbackVAERegressor(max_iter=15, early_stopping=False, batch_size=50, random_state=0,
+                                  device="cpu")
 search = GridSearchCV(
     quick,
     paper_param_grid("small"),
@@ -35,8 +36,7 @@ with warnings.catch_warnings():
     search.fit(X_search, y_search)
 
 results = pd.DataFrame(search.cv_results_)
-columns = ["param_hidden_layer_sizes", "param_beta_user", "param_beta_item",
-           "mean_test_rmse", "mean_test_ndcg@20"]
+columns = ["param_encoder_layer_sizes", "param_beta", "mean_test_rmse", "mean_test_ndcg@20"]
 table = results.sort_values("rank_test_rmse")[columns].head(6)
 table["mean_test_rmse"] *= -1
 print(f"{len(results)} candidates; best 6 by validation RMSE:")

@@ -5,8 +5,54 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._crossvae import SideBatch
 from ._device import as_tensor
+
+
+@dataclass
+class SideBatch:
+    """The sparse inputs of one batch of rows (users or items), as tensors on the model's device.
+
+    Attributes
+    ----------
+    rows : LongTensor (B,)
+        Codes of the batch's rows.
+    offsets : LongTensor (B,)
+        Start of each row's entries in the flat arrays (``embedding_bag`` offsets).
+    columns : LongTensor (nnz,)
+        Codes of the other side for each stored rating of the batch, row by row.
+    inputs : FloatTensor (nnz,)
+        The rating entries fed to the observed-input layer (scaled).
+    segment : LongTensor (nnz,)
+        Position in the batch (0..B-1) of the row of each entry.
+    counts : FloatTensor (B,)
+        Number of entries of each row (at least 1, to average safely).
+    targets : FloatTensor (nnz,)
+        The decoder's target for each entry (standardised rating).
+    distinct : LongTensor (D,)
+        The distinct column codes of the batch.
+    positions : LongTensor (nnz,)
+        Index of each entry's column in ``distinct``.
+    ratings : LongTensor (nnz,)
+        Index of each entry's rating in the table the batch was built from.
+    entry_weights : FloatTensor (nnz,) or None
+        Weights of the entries in the latent input (None: all 1); training sets them to hide
+        some ratings from the encoders entirely.
+    """
+
+    rows: torch.Tensor
+    offsets: torch.Tensor
+    columns: torch.Tensor
+    inputs: torch.Tensor
+    segment: torch.Tensor
+    counts: torch.Tensor
+    targets: torch.Tensor
+    distinct: torch.Tensor
+    positions: torch.Tensor
+    ratings: torch.Tensor
+    entry_weights: torch.Tensor | None = None
+
+    def __len__(self):
+        return len(self.rows)
 
 
 def partition(n_rows, batch_size, rng):

@@ -16,68 +16,68 @@ from ._layers import MLP, LatentConcatInput, Linear, SparseInput
 _RATIO_EPS = 1e-6
 
 
-@dataclass
-class SideBatch:
-    """The sparse inputs of one batch of rows (users or items), as tensors on the model's device.
+@dataclass(frozen=True)
+class ModelConfig:
+    """The architecture of a :class:`CrossFeedbackVAE` (what its parameters' shapes depend on).
 
     Attributes
     ----------
-    rows : LongTensor (B,)
-        Codes of the batch's rows.
-    offsets : LongTensor (B,)
-        Start of each row's entries in the flat arrays (``embedding_bag`` offsets).
-    columns : LongTensor (nnz,)
-        Codes of the other side for each stored rating of the batch, row by row.
-    inputs : FloatTensor (nnz,)
-        The rating entries fed to the observed-input layer (scaled).
-    segment : LongTensor (nnz,)
-        Position in the batch (0..B-1) of the row of each entry.
-    counts : FloatTensor (B,)
-        Number of entries of each row (at least 1, to average safely).
-    targets : FloatTensor (nnz,)
-        The decoder's target for each entry (standardised rating).
-    distinct : LongTensor (D,)
-        The distinct column codes of the batch.
-    positions : LongTensor (nnz,)
-        Index of each entry's column in ``distinct``.
-    ratings : LongTensor (nnz,)
-        Index of each entry's rating in the table the batch was built from.
-    entry_weights : FloatTensor (nnz,) or None
-        Weights of the entries in the latent input (None: all 1); training sets them to hide
-        some ratings from the encoders entirely.
+    n_components : int
+        K, the number of factors.
+    encoder_layer_sizes : tuple of int
+        Widths of the MLPs over the rating input and over the cross-fed input: the hidden layers
+        M^(l'), then K', the width of the intermediate embeddings.
+    fusion_layer_sizes : tuple of int
+        Hidden widths M^(l) of the MLP after the concatenation.
+    use_ratings : bool
+        Whether the encoders read the rating rows.
+    cross_feedback : {'concat', 'mean'} or None
+        How the encoders read the other side's embeddings: the paper's masked concatenation,
+        their average (the paper's accelerated variant), or not at all.
+    attention_norm : {'softmax', 'ratio', 'eq9'} or None
+        Normalisation of the attention scores (None: no attention).
+    biases : bool
+        Whether each latent vector carries one more coordinate, the row's bias.
     """
 
-    rows: torch.Tensor
-    offsets: torch.Tensor
-    columns: torch.Tensor
-    inputs: torch.Tensor
-    segment: torch.Tensor
-    counts: torch.Tensor
-    targets: torch.Tensor
-    distinct: torch.Tensor
-    positions: torch.Tensor
-    ratings: torch.Tensor
-    entry_weights: torch.Tensor | None = None
+    n_components: int
+    encoder_layer_sizes: tuple
+    fusion_layer_sizes: tuple
+    use_ratings: bool
+    cross_feedback: str | None
+    attention_norm: str | None
+    biases: bool
 
-    def __len__(self):
-        return len(self.rows)
+    @property
+    def latent_dim(self):
+        """Length of each latent vector: the K factors, then the bias when there is one."""
+        return self.n_components + int(self.biases)
 
 
-def segment_normalise(scores, segment, n_segments, norm):
+def segment_normalise(scores, segment, n_segments, norm, visible=None):
     """Normalise attention scores within segments (the items one user rated, say).
 
-    ``'softmax'`` is the usual softmax per segment. ``'ratio'`` is Eq. 9 made numerically safe:
-    each score over the sum of the absolute scores of its segment. It equals Eq. 9 whenever the
-    scores of a segment share one sign, and unlike Eq. 9 its denominator cannot cross zero, so
-    the weights stay in [-1, 1] and the attention vector stays within the embeddings' range.
+    ``'softmax'`` is the usual softmax per segment. ``'eq9'`` is Eq. 9 as printed: each score over
+    the sum of its segment's scores; the sum crosses zero when the scores have both signs, and the
+    weights then blow up. ``'ratio'`` is Eq. 9 made numerically safe: each score over the sum of
+    the absolute scores of its segment; it equals Eq. 9 whenever the scores of a segment share one
+    sign, its denominator cannot cross zero, and the weights stay in [-1, 1].
+
+    ``visible`` (bool per score, optional) leaves the other entries out of every segment, as if
+    they were not there (the ratings input dropout hides from the encoders).
     """
     if norm == "softmax":
+        if visible is not None:
+            scores = scores.masked_fill(~visible, -torch.inf)
         peak = torch.full((n_segments,), -torch.inf, device=scores.device, dtype=scores.dtype)
         peak = peak.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
-        numerators = torch.exp(scores - peak[segment].detach())
-        magnitudes, eps = numerators, 0.0
+        # A segment with no visible entry has peak -inf; its weights are 0, not NaN.
+        numerators = torch.exp(scores - peak.clamp_min(torch.finfo(scores.dtype).min)[segment].detach())
+        magnitudes, eps = numerators, 0.0 if visible is None else torch.finfo(scores.dtype).tiny
     else:
-        numerators, magnitudes, eps = scores, scores.abs(), _RATIO_EPS
+        numerators = scores if visible is None else scores * visible
+        magnitudes = numerators.abs() if norm == "ratio" else numerators
+        eps = _RATIO_EPS if norm == "ratio" else 0.0
     totals = torch.zeros(n_segments, device=scores.device, dtype=scores.dtype)
     totals = totals.index_add(0, segment, magnitudes)
     return numerators / (totals[segment] + eps)
@@ -87,6 +87,8 @@ def dense_normalise(scores, norm):
     """Row-wise counterpart of :func:`segment_normalise` for global attention."""
     if norm == "softmax":
         return torch.softmax(scores, dim=1)
+    if norm == "eq9":
+        return scores / scores.sum(dim=1, keepdim=True)
     return scores / (scores.abs().sum(dim=1, keepdim=True) + _RATIO_EPS)
 
 
@@ -110,7 +112,9 @@ class Attention(nn.Module):
         if scope == "local":
             neighbours = feedback[batch.columns]
             scores = (projected[batch.segment] * neighbours).sum(dim=1)
-            weights = segment_normalise(scores, batch.segment, len(batch), self.norm)
+            # Ratings hidden by input dropout are hidden from the attention too.
+            visible = None if batch.entry_weights is None else batch.entry_weights > 0
+            weights = segment_normalise(scores, batch.segment, len(batch), self.norm, visible)
             context = torch.zeros_like(query).index_add(0, batch.segment, weights[:, None] * neighbours)
         else:
             weights = dense_normalise(projected @ feedback.T, self.norm)
@@ -123,17 +127,17 @@ class _PosteriorHead(nn.Module):
 
     def __init__(self, config, generator, device):
         super().__init__()
-        widths = [*config.hidden_layer_sizes, config.intermediate_dim]
-        n_paths = int(config.use_ratings) + int(config.cross_feedback)
+        widths = config.encoder_layer_sizes
+        n_paths = int(config.use_ratings) + int(config.cross_feedback is not None)
         self.observed = MLP(widths, generator, device) if config.use_ratings else None
-        self.latent = MLP(widths, generator, device) if config.cross_feedback else None
+        self.latent = MLP(widths, generator, device) if config.cross_feedback is not None else None
         self.fusion = MLP(
-            [n_paths * config.intermediate_dim, *config.fusion_layer_sizes, config.latent_dim],
+            [n_paths * widths[-1], *config.fusion_layer_sizes, config.latent_dim],
             generator, device, relu_output=False,
         )
         self.attention = (
             Attention(config.latent_dim, config.attention_norm, generator, device)
-            if config.attention is not None else None
+            if config.attention_norm is not None else None
         )
 
 
@@ -145,34 +149,27 @@ class SideEncoder(nn.Module):
     serves both; the two halves never mix, so this is exactly two separate networks.
     """
 
-    def __init__(self, n_rows, n_other, attention_scope, config, generator, device=None):
+    def __init__(self, n_other, attention_scope, config, generator, device=None):
         super().__init__()
         self.config = config
         self.attention_scope = attention_scope
-        first = ([*config.hidden_layer_sizes, config.intermediate_dim])[0]
+        first = config.encoder_layer_sizes[0]
         self.first_width = first
         k = config.latent_dim
         self.observed_input = (
             SparseInput(n_other, n_other, 2 * first, generator, device) if config.use_ratings else None
         )
-        if not config.cross_feedback:
+        if config.cross_feedback is None:
             self.latent_input = None
-        elif config.latent_input == "concat":
+        elif config.cross_feedback == "concat":
             self.latent_input = LatentConcatInput(n_other, k, 2 * first, generator, device)
         else:
             self.latent_input = Linear(k, 2 * first, generator, device)
         self.mean_head = _PosteriorHead(config, generator, device)
         self.var_head = _PosteriorHead(config, generator, device)
-        self.free_means = None
-        if config.free_means:
-            # Zero at the start: training begins from the encoder's (amortised) means.
-            self.free_means = nn.Parameter(torch.zeros(n_rows, k, device=device))
-        self.log_prior_variance = (
-            nn.Parameter(torch.zeros(k, device=device)) if config.learn_prior_variance else None
-        )
 
     def _latent_first_layer(self, batch, feedback):
-        if self.config.latent_input == "concat":
+        if self.config.cross_feedback == "concat":
             return self.latent_input(batch.distinct, batch.positions, batch.offsets, feedback,
                                      batch.entry_weights)
         rated = feedback[batch.columns]
@@ -218,13 +215,7 @@ class SideEncoder(nn.Module):
             # The variance vector itself attends (with its own matrix A); the combined output goes
             # through the same sigmoid so the variance stays positive after attention.
             var_logit = self.var_head.attention(torch.sigmoid(var_logit), batch, feedback, self.attention_scope)
-        if self.free_means is not None:
-            mean = mean + self.free_means[batch.rows]
         return mean, var_logit
-
-    def kl_to_prior(self, mean, var_logit):
-        """Per-row KL divergence of the posteriors from this side's prior (see :func:`kl_to_prior`)."""
-        return kl_to_prior(mean, var_logit, self.log_prior_variance)
 
 
 class CrossFeedbackVAE(nn.Module):
@@ -238,13 +229,10 @@ class CrossFeedbackVAE(nn.Module):
         super().__init__()
         self.biases = config.biases
         self.latent_dim = config.latent_dim
-        self.user_encoder = SideEncoder(n_users, n_items, attention_scopes[0], config, generator, device)
-        self.item_encoder = SideEncoder(n_items, n_users, attention_scopes[1], config, generator, device)
-
-    def free_parameters(self):
-        """The per-row free means of both sides (empty without ``config.free_means``)."""
-        return [encoder.free_means for encoder in (self.user_encoder, self.item_encoder)
-                if encoder.free_means is not None]
+        self.config = config
+        self.attention_scopes = tuple(attention_scopes)
+        self.user_encoder = SideEncoder(n_items, attention_scopes[0], config, generator, device)
+        self.item_encoder = SideEncoder(n_users, attention_scopes[1], config, generator, device)
 
 
 def decode(users, items, biases):
@@ -254,16 +242,10 @@ def decode(users, items, biases):
     return (users[:, :-1] * items[:, :-1]).sum(dim=1) + users[:, -1] + items[:, -1]
 
 
-def kl_to_prior(mean, var_logit, log_prior_variance=None):
-    """Closed-form ``KL(N(mean, diag(var)) || N(0, diag(s2)))`` per row, ``var = sigmoid(var_logit)``.
-
-    ``s2 = exp(log_prior_variance)`` (one variance per coordinate); None is the standard normal.
-    """
+def kl_to_standard_normal(mean, var_logit):
+    """Closed-form ``KL(N(mean, diag(var)) || N(0, I))`` per row, ``var = sigmoid(var_logit)``."""
     second_moment = torch.sigmoid(var_logit) + mean.square()
-    log_ratio = -F.logsigmoid(var_logit)  # log(s2 / var)
-    if log_prior_variance is not None:
-        second_moment = second_moment * torch.exp(-log_prior_variance)
-        log_ratio = log_ratio + log_prior_variance
+    log_ratio = -F.logsigmoid(var_logit)  # log(1 / var)
     return 0.5 * (second_moment - 1.0 + log_ratio).sum(dim=1)
 
 

@@ -6,23 +6,23 @@ import dataclasses
 import torch
 
 from ._batching import make_blocks, partition, side_batches
-from ._crossvae import decode, reparameterise
+from ._crossvae import decode, kl_to_standard_normal, reparameterise
 from ._layers import densify_sparse_gradients
+from ._optim import adam
 
 
-def _adam(parameters, learning_rate, device):
-    # The fused kernel is several times faster per step on the CPU as well as on CUDA.
-    return torch.optim.Adam(parameters, lr=learning_rate, fused=device.type in ("cpu", "cuda"))
+@dataclasses.dataclass(frozen=True)
+class TrainerSettings:
+    """How :class:`CrossFeedbackTrainer` trains (the estimator's parameters, 'auto' resolved)."""
 
-
-def _parameter_groups(model, settings):
-    """Adam's parameter groups: the per-row free means (if any) take their own step size."""
-    free = model.free_parameters()
-    free_ids = {id(p) for p in free}
-    groups = [{"params": [p for p in model.parameters() if id(p) not in free_ids]}]
-    if free:
-        groups.append({"params": free, "lr": settings.free_means_learning_rate})
-    return groups
+    schedule: str
+    beta_user: float
+    beta_item: float
+    user_batch_size: int
+    item_batch_size: int
+    learning_rate: float
+    input_dropout: float
+    weight_averaging: float
 
 
 class CrossFeedbackTrainer:
@@ -33,10 +33,7 @@ class CrossFeedbackTrainer:
     model : CrossFeedbackVAE
     train : RatingTable
         Encoded training ratings.
-    settings : object
-        ``schedule``, ``feedback``, ``beta_user``, ``beta_item``, ``user_batch_size``,
-        ``item_batch_size``, ``learning_rate``, ``free_means_learning_rate``, ``input_dropout``,
-        ``weight_averaging``.
+    settings : TrainerSettings
     input_scale : float
         Ratings are divided by it before entering the observed-input layers.
     decoder : object
@@ -53,23 +50,17 @@ class CrossFeedbackTrainer:
     def __init__(self, model, train, settings, input_scale, decoder,
                  rng, generator, device, feedback=None):
         self.model, self.settings, self.rng, self.generator = model, settings, rng, generator
-        self.n_ratings = len(train)
         self.user_batches = partition(train.n_users, settings.user_batch_size, rng)
         self.item_batches = partition(train.n_items, settings.item_batch_size, rng)
         self.input_scale, self.decoder, self.device = input_scale, decoder, device
-        targets = decoder.standardise(train)
-        self._read(train, targets)
-        self.blocks = None
-        if settings.schedule == "nested":
-            self.blocks = make_blocks(train.users, train.items, targets, self.user_batches,
-                                      self.item_batches, train.n_users, train.n_items, device)
+        self.read_ratings(train)
         if feedback is None:
             shape_users = (train.n_users, model.latent_dim)
             shape_items = (train.n_items, model.latent_dim)
             feedback = (torch.randn(shape_users, generator=generator, device=device),
                         torch.randn(shape_items, generator=generator, device=device))
         self.feedback_users, self.feedback_items = feedback
-        self.optimizer = _adam(_parameter_groups(model, settings), settings.learning_rate, device)
+        self.optimizer = adam(model.parameters(), settings.learning_rate, device)
         self.dense_gradients = {}
         self.n_steps = 0
         self.averaged = (
@@ -78,18 +69,18 @@ class CrossFeedbackTrainer:
         self.holds_averages = False  # inside averaged_weights(): the averages are in the model
 
     def read_ratings(self, table):
-        """Make the encoders read ``table``'s ratings (over the same row batches) from now on."""
-        self._read(table, self.decoder.standardise(table))
-
-    def _read(self, table, targets):
+        """Train on, and encode from, ``table``'s ratings (over the same row batches) from now on."""
+        self.n_ratings = len(table)
+        targets = self.decoder.standardise(table)
         inputs = table.values / self.input_scale
         self.user_side = side_batches(table.users, table.items, inputs, targets, table.n_users,
                                       self.user_batches, self.device)
         self.item_side = side_batches(table.items, table.users, inputs, targets, table.n_items,
                                       self.item_batches, self.device)
-
-    def _refreshed(self, sample, mean):
-        return (sample if self.settings.feedback == "sample" else mean).detach()
+        self.blocks = None
+        if self.settings.schedule == "nested":
+            self.blocks = make_blocks(table.users, table.items, targets, self.user_batches,
+                                      self.item_batches, table.n_users, table.n_items, self.device)
 
     def _step(self, loss):
         self.optimizer.zero_grad(set_to_none=True)
@@ -175,12 +166,12 @@ class CrossFeedbackTrainer:
                 # dividing by those counts makes one iteration's blocks add up to Eq. 7 exactly.
                 loss = (
                     0.5 * (targets - predictions).square().sum()
-                    + settings.beta_user * model.user_encoder.kl_to_prior(mean_u, logit_u).sum() / n_item_batches
-                    + settings.beta_item * model.item_encoder.kl_to_prior(mean_v, logit_v).sum() / n_user_batches
+                    + settings.beta_user * kl_to_standard_normal(mean_u, logit_u).sum() / n_item_batches
+                    + settings.beta_item * kl_to_standard_normal(mean_v, logit_v).sum() / n_user_batches
                 ) / self.n_ratings
                 self._step(loss)
-                next_users[users.rows] = self._refreshed(sample_u, mean_u)
-                next_items[items.rows] = self._refreshed(sample_v, mean_v)
+                next_users[users.rows] = sample_u.detach()
+                next_items[items.rows] = sample_v.detach()
                 total += loss.detach()
         self.feedback_users, self.feedback_items = next_users, next_items
         return total.item()
@@ -203,41 +194,31 @@ class CrossFeedbackTrainer:
                 predictions = decode(sample[batch.segment], other[batch.columns], self.model.biases)
                 loss = (
                     0.5 * (batch.targets - predictions).square().sum()
-                    + beta * encoder.kl_to_prior(mean, logit).sum()
+                    + beta * kl_to_standard_normal(mean, logit).sum()
                 ) / self.n_ratings
                 self._step(loss)
-                refreshed[batch.rows] = self._refreshed(sample, mean)
+                refreshed[batch.rows] = sample.detach()
                 total += loss.detach()
             setattr(self, own_name, refreshed)
         return total.item() / 2
 
     @torch.no_grad()
-    def encode_all(self, refinement_passes=0):
-        """Posterior means and variances of every user and item.
-
-        The encoders read the current cross-fed embeddings; each refinement pass then encodes
-        again with the posterior means just computed as the cross-fed input, which removes the
-        sampling noise of the last iteration from the inputs.
-        """
-        with self.averaged_weights():
-            results = self._encode_all(self.feedback_users, self.feedback_items)
-            for _ in range(refinement_passes):
-                results = self._encode_all(results[0], results[2])
-        return results
-
-    def _encode_all(self, feedback_users, feedback_items):
+    def encode_all(self):
+        """Posterior means and variances of every user and item, from the current cross-fed
+        embeddings (with the averaged weights, when kept)."""
         results = []
-        for encoder, batches, feedback, n_rows in (
-            (self.model.user_encoder, self.user_side, feedback_items, len(feedback_users)),
-            (self.model.item_encoder, self.item_side, feedback_users, len(feedback_items)),
-        ):
-            k = feedback.shape[1]
-            means = torch.empty(n_rows, k, device=feedback.device)
-            variances = torch.empty(n_rows, k, device=feedback.device)
-            for batch in batches:
-                mean, logit = encoder(batch, feedback)
-                means[batch.rows], variances[batch.rows] = mean, torch.sigmoid(logit)
-            results.extend([means, variances])
+        with self.averaged_weights():
+            for encoder, batches, feedback, n_rows in (
+                (self.model.user_encoder, self.user_side, self.feedback_items, len(self.feedback_users)),
+                (self.model.item_encoder, self.item_side, self.feedback_users, len(self.feedback_items)),
+            ):
+                k = feedback.shape[1]
+                means = torch.empty(n_rows, k, device=feedback.device)
+                variances = torch.empty(n_rows, k, device=feedback.device)
+                for batch in batches:
+                    mean, logit = encoder(batch, feedback)
+                    means[batch.rows], variances[batch.rows] = mean, torch.sigmoid(logit)
+                results.extend([means, variances])
         return tuple(results)
 
     def get_state(self):

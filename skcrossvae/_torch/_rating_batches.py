@@ -1,15 +1,17 @@
-"""Minibatch Adam over shuffled training data, one epoch per iteration of the shared driver.
+"""Minibatch Adam over shuffled training data, one epoch per iteration of the shared driver, and
+batched prediction with the trained networks.
 
 The baselines that score (user, item) pairs draw batches of ratings (:class:`PairBatches`); the
 autoencoders draw batches of rows with their sparse rating entries (:class:`RowBatches`). Both
 are trained by :class:`EpochTrainer`.
 """
 
+import numpy as np
 import torch
 
 from ._batching import partition, side_batches
-from ._crossvae_fit import _adam
 from ._device import as_tensor
+from ._optim import adam
 
 
 class PairBatches:
@@ -46,7 +48,7 @@ class RowBatches:
     """
 
     def __init__(self, table, inputs, targets, batch_size, rng, device):
-        self.rng = rng
+        self.rng, self.table = rng, table
         self.batches = side_batches(table.users, table.items, inputs, targets, table.n_users,
                                     partition(table.n_users, batch_size, rng), device)
 
@@ -71,7 +73,7 @@ class EpochTrainer:
 
     def __init__(self, module, batches, batch_loss, learning_rate, device):
         self.module, self.batches, self.batch_loss = module, batches, batch_loss
-        self.optimizer = _adam(module.parameters(), learning_rate, device)
+        self.optimizer = adam(module.parameters(), learning_rate, device)
         self.device = device
 
     def train_one_iteration(self):
@@ -94,3 +96,53 @@ class EpochTrainer:
 
     def set_state(self, state):
         self.module.load_state_dict(state)
+
+    def finalise(self):
+        """Release the last step's gradients (the fitted network never uses them again)."""
+        self.optimizer.zero_grad(set_to_none=True)
+
+
+_PREDICT_BATCH = 8192
+
+
+@torch.no_grad()
+def predict_in_chunks(function, code_arrays, device):
+    """``function`` applied to chunks of numpy code arrays (as long tensors on ``device``),
+    concatenated as one float64 numpy array."""
+    parts = [
+        function(*(as_tensor(codes[start:start + _PREDICT_BATCH], device, torch.long) for codes in code_arrays))
+        .double().cpu().numpy()
+        for start in range(0, len(code_arrays[0]), _PREDICT_BATCH)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+@torch.no_grad()
+def encode_rows(module, table, inputs, batches=None, batch_size=1024):
+    """The autoencoder's decoder output of every row of ``table`` (rows in code order), read from
+    ``inputs``; ``batches`` (training batches of this table) are reused when given."""
+    device = next(module.parameters()).device
+    if batches is None:
+        in_order = [np.arange(start, min(start + batch_size, table.n_users))
+                    for start in range(0, table.n_users, batch_size)]
+        batches = side_batches(table.users, table.items, inputs, table.values, table.n_users, in_order, device)
+    module.eval()
+    codes = np.empty((table.n_users, module.output_weight.shape[1]), dtype=np.float32)
+    for batch in batches:
+        codes[batch.rows.cpu().numpy()] = module(batch)[0].cpu().numpy()
+    return codes
+
+
+def pair_outputs(module, row_codes, rows, columns, link):
+    """``link`` of the output layer of each row's code at its paired column (numpy codes)."""
+    device = next(module.parameters()).device
+    codes = as_tensor(row_codes, device)
+    return predict_in_chunks(lambda r, c: link(module.output_at(codes[r], c)), (rows, columns), device)
+
+
+@torch.no_grad()
+def dense_outputs(module, row_codes, rows, columns, link):
+    """``link`` of the output layer of ``rows``' codes at every one of ``columns`` (numpy codes)."""
+    device = next(module.parameters()).device
+    codes = as_tensor(row_codes, device)[as_tensor(rows, device, torch.long)]
+    return link(module.output_dense(codes, as_tensor(columns, device, torch.long))).double().cpu().numpy()

@@ -2,12 +2,9 @@
 
 from numbers import Integral, Real
 
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._base import shared_parameter_docs
-from .._crossvae import _check_layer_sizes
-from .._torch._baseline_modules import RowAutoencoder
+from .._base import check_layer_sizes, shared_parameter_docs
 from ._common import (
     BASE_ATTRIBUTE_DOCS,
     ROW_INPUT_NOTES,
@@ -130,14 +127,16 @@ class AutoRecRegressor(RowAutoencoderBaseline):
         self.warm_start = warm_start
 
     def _make_module(self, generator, device):
-        hidden = _check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        from .._torch._baseline_modules import RowAutoencoder
+
+        hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         n_columns = self.n_items_ if self.side == "user" else self.n_users_
         return RowAutoencoder(n_columns, hidden, self.n_components, activation="relu", variational=False,
                               input_dropout=0.0, generator=generator, device=device)
 
     def _link(self, outputs):
         low, high = self.rating_range_
-        return low + (high - low) * torch.sigmoid(outputs)
+        return low + (high - low) * outputs.sigmoid()
 
     def _regulariser(self, module, batch, kl, n_ratings):
         return self.alpha * module.squared_weights() / n_ratings

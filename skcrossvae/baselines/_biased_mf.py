@@ -5,7 +5,6 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval
 
 from .._base import shared_parameter_docs
-from .._torch._baseline_modules import BiasedMF
 from ._common import (
     BASE_ATTRIBUTE_DOCS,
     TORCH_ATTRIBUTE_DOCS,
@@ -109,4 +108,6 @@ class BiasedMFRegressor(PairBaseline):
         self.warm_start = warm_start
 
     def _make_module(self, generator, device):
+        from .._torch._baseline_modules import BiasedMF
+
         return BiasedMF(self.n_users_, self.n_items_, self.n_components, _INIT_STD, generator, device)

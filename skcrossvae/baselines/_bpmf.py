@@ -7,9 +7,9 @@ import numpy as np
 from scipy import stats
 from sklearn.utils._param_validation import Interval
 
-from .._training import run_iterations
+from .._training import record_history, run_iterations
 from .._data import root_mean_square
-from ._common import BASE_ATTRIBUTE_DOCS, record_history
+from ._common import BASE_ATTRIBUTE_DOCS
 from ._conjugate import (
     ConjugateMFRegressor,
     gaussian_conditionals,

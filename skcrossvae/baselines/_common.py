@@ -1,7 +1,6 @@
-"""What the baselines share beyond :class:`BaseRatingEstimator`.
+"""What the torch baselines share beyond :class:`~skcrossvae._torch_estimator.TorchEstimator`.
 
-- :class:`TorchBaseline`: the fit of every baseline trained by minibatch Adam (device, generator,
-  warm start, the shared iteration driver, the recorded curves).
+- :class:`TorchBaseline`: the baselines trained by minibatch Adam over epochs.
 - :class:`PairBaseline`: models scoring (user, item) pairs from embeddings (biased MF, NCF,
   ConvNCF), trained over shuffled ratings.
 - :class:`RowAutoencoderBaseline`: autoencoders over sparse rating rows (AutoRec, DAE, VAE),
@@ -9,33 +8,16 @@
 - Docstring fragments for the parameters and attributes they all have.
 """
 
-import copy
 from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval
 
-from .._base import BaseRatingEstimator
-from .._data import RatingTable, root_mean_square
-from .._torch._batching import side_batches
-from .._torch._device import as_tensor, make_generator, resolve_device
-from .._torch._rating_batches import EpochTrainer, PairBatches, RowBatches
-from .._training import run_iterations
+from .._torch_estimator import TORCH_ATTRIBUTE_DOCS, TORCH_PARAMETER_DOCS, TorchEstimator
 
-_PREDICT_BATCH = 8192
-
-TORCH_PARAMETER_DOCS = """
-    device : str, default='auto'
-        'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'. Asking for CUDA where
-        there is none raises an error.
-
-    warm_start : bool, default=False
-        When True and already fitted, ``fit`` continues from the current network (the ids in X
-        must all be known, the parameters that shape the network unchanged; Adam's moments
-        restart).
-"""
+__all__ = ["BASE_ATTRIBUTE_DOCS", "ROW_INPUT_NOTES", "TORCH_ATTRIBUTE_DOCS", "TORCH_PARAMETER_DOCS",
+           "PairBaseline", "RowAutoencoderBaseline", "TorchBaseline"]
 
 BASE_ATTRIBUTE_DOCS = """
     user_ids_, item_ids_ : ndarray
@@ -79,97 +61,36 @@ ROW_INPUT_NOTES = """
     evaluated only at the batch's observed entries, so no dense users × items matrix is built.
 """
 
-TORCH_ATTRIBUTE_DOCS = """    module_ : torch.nn.Module
-        The trained network.
-    device_ : str
-        Device used for training.
-"""
+class TorchBaseline(TorchEstimator):
+    """The baselines trained by minibatch Adam, one epoch per iteration; not for direct use.
 
-
-def record_history(estimator, history):
-    """Store the driver's curves under scikit-learn's names."""
-    estimator.n_iter_ = history.n_iter
-    estimator.loss_curve_ = history.loss_curve
-    estimator.validation_scores_ = history.validation_scores
-    validated = history.validation_scores is not None
-    estimator.best_validation_score_ = history.best_score if validated else None
-    estimator.best_iteration_ = history.best_iteration if validated else history.n_iter
-
-
-class TorchBaseline(BaseRatingEstimator):
-    """Fit plumbing of the baselines trained by minibatch Adam; not for direct use.
-
-    Subclasses build the network (:meth:`_make_module`), say how to batch and score the
-    training data (:meth:`_training_objective`) and predict.
+    Subclasses build the network (:meth:`_make_module`) and say how to batch and score the
+    training data (:meth:`_training_objective`).
     """
 
     _parameter_constraints: dict = {
-        **BaseRatingEstimator._parameter_constraints,
+        **TorchEstimator._parameter_constraints,
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "warm_start": ["boolean"],
     }
 
     @abstractmethod
-    def _make_module(self, generator, device):
-        """The untrained network for the fitted sizes and the current parameters."""
-
-    @abstractmethod
     def _training_objective(self, train, rng, generator, device):
-        """``(batches, batch_loss)`` for :class:`EpochTrainer` on the encoded training ratings."""
+        """``(batches, batch_loss)`` for the epoch trainer, on the encoded training ratings."""
 
-    def _prepare_prediction(self, table, batches=None):
-        """Store what prediction needs from the current network, reading rows from ``table``.
+    def _make_trainer(self, module, train, rng, generator, device, incremental):
+        from .._torch._rating_batches import EpochTrainer
 
-        ``batches``, when given, are the training batches of ``table`` (to reuse their layout).
-        """
-
-    def _module_factory(self):
-        return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"))}
-
-    def _fit_ratings(self, train, valid, rng, incremental):
-        device = resolve_device(self.device)
-        generator = make_generator(rng, device)
-        # A warm start trains a copy: a failed fit must leave the fitted network untouched.
-        self.module_ = copy.deepcopy(self.module_).to(device) if incremental else self._make_module(generator, device)
-        self.device_ = str(device)
         batches, batch_loss = self._training_objective(train, rng, generator, device)
-        trainer = EpochTrainer(self.module_, batches, batch_loss, self.learning_rate, device)
+        return EpochTrainer(module, batches, batch_loss, self.learning_rate, device)
 
-        def validation_rmse():
-            self._prepare_prediction(train, batches)
-            return root_mean_square(self._predict_codes(valid.users, valid.items) - valid.values)
+    def _store_prediction_state(self, trainer, table):
+        """Nothing to store by default: the network predicts pairs directly."""
 
-        history = run_iterations(
-            self, trainer.train_one_iteration, validation_rmse, trainer.get_state, trainer.set_state,
-            max_iter=self.max_iter, early_stopping=valid is not None,
-        )
-        record_history(self, history)
-        self.module_.eval()
-        self._prepare_prediction(train if valid is None else _concatenate(train, valid))
-
-    @property
-    def _module_device(self):
-        # Not device_: a pickled or loaded estimator holds its network on the CPU.
-        return next(self.module_.parameters()).device
-
-    @torch.no_grad()
     def _batched(self, function, *code_arrays):
-        """``function`` applied to chunks of code arrays (as long tensors), concatenated in numpy."""
-        device = self._module_device
-        parts = [
-            function(*(as_tensor(codes[start:start + _PREDICT_BATCH], device, torch.long) for codes in code_arrays))
-            .double().cpu().numpy()
-            for start in range(0, len(code_arrays[0]), _PREDICT_BATCH)
-        ]
-        return np.concatenate(parts) if parts else np.empty(0)
+        """``function`` of chunks of code arrays as long tensors, concatenated in numpy."""
+        from .._torch._rating_batches import predict_in_chunks
 
-
-def _concatenate(first, second):
-    return RatingTable(*(np.concatenate([getattr(first, name), getattr(second, name)])
-                         for name in ("users", "items", "values")), first.n_users, first.n_items)
+        return predict_in_chunks(function, code_arrays, self._module_device)
 
 
 class PairBaseline(TorchBaseline):
@@ -185,6 +106,8 @@ class PairBaseline(TorchBaseline):
     }
 
     def _training_objective(self, train, rng, generator, device):
+        from .._torch._rating_batches import PairBatches
+
         module = self.module_
         targets = (train.values - self.global_mean_) / self.rating_std_
 
@@ -243,6 +166,8 @@ class RowAutoencoderBaseline(TorchBaseline):
         return (rows.values - self.global_mean_) / (self.rating_std_ * np.sqrt(counts[rows.users]))
 
     def _training_objective(self, train, rng, generator, device):
+        from .._torch._rating_batches import RowBatches
+
         module, n_ratings, scale = self.module_, len(train), self.rating_std_
         rows = self._rows(train)
         batches = RowBatches(rows, self._inputs(rows), rows.values, self.batch_size, rng, device)
@@ -255,36 +180,29 @@ class RowAutoencoderBaseline(TorchBaseline):
 
         return batches, batch_loss
 
-    @torch.no_grad()
-    def _prepare_prediction(self, table, batches=None):
+    def _store_prediction_state(self, trainer, table):
+        """Each row's decoder output, read from ``table`` (the training batches when it is the
+        table the trainer trains on)."""
+        from .._torch._rating_batches import encode_rows
+
         rows = self._rows(table)
-        if batches is None:
-            in_order = [np.arange(start, min(start + self.batch_size, rows.n_users))
-                        for start in range(0, rows.n_users, self.batch_size)]
-            side = side_batches(rows.users, rows.items, self._inputs(rows), rows.values,
-                                rows.n_users, in_order, self._module_device)
-        else:
-            side = batches.batches
-        self.module_.eval()
-        self.row_codes_ = np.empty((rows.n_users, self.module_.output_weight.shape[1]), dtype=np.float32)
-        for batch in side:
-            self.row_codes_[batch.rows.cpu().numpy()] = self.module_(batch)[0].cpu().numpy()
+        # ``table`` is the training table or the training and validation ratings together.
+        trained_on = len(rows) == len(trainer.batches.table)
+        self.row_codes_ = encode_rows(self.module_, rows, self._inputs(rows),
+                                      trainer.batches.batches if trained_on else None, self.batch_size)
 
     def _pair_outputs(self, rows, columns):
-        codes = as_tensor(self.row_codes_, self._module_device)
-        return self._batched(lambda r, c: self._link(self.module_.output_at(codes[r], c)), rows, columns)
+        from .._torch._rating_batches import pair_outputs
+
+        return pair_outputs(self.module_, self.row_codes_, rows, columns, self._link)
 
     def _predict_codes(self, users, items, return_std=False):
         rows, columns = (users, items) if self.side == "user" else (items, users)
         return np.clip(self._pair_outputs(rows, columns), *self.rating_range_)
 
-    @torch.no_grad()
     def _score_items(self, users):
-        device = self._module_device
-        codes = as_tensor(self.row_codes_, device)
-        users_tensor = as_tensor(users, device, torch.long)
+        from .._torch._rating_batches import dense_outputs
+
         if self.side == "user":
-            outputs = self.module_.output_dense(codes[users_tensor], torch.arange(self.n_items_, device=device))
-        else:
-            outputs = self.module_.output_dense(codes, users_tensor).T
-        return self._link(outputs).double().cpu().numpy()
+            return dense_outputs(self.module_, self.row_codes_, users, np.arange(self.n_items_), self._link)
+        return dense_outputs(self.module_, self.row_codes_, np.arange(self.n_items_), users, self._link).T

@@ -5,7 +5,6 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval
 
 from .._base import shared_parameter_docs
-from .._torch._baseline_modules import ConvNCF
 from ._common import (
     BASE_ATTRIBUTE_DOCS,
     TORCH_ATTRIBUTE_DOCS,
@@ -161,6 +160,8 @@ class ConvNCFRegressor(PairBaseline):
         self.warm_start = warm_start
 
     def _make_module(self, generator, device):
+        from .._torch._baseline_modules import ConvNCF
+
         full_depth = (self.n_components - 1).bit_length()  # ceil(log2(K)) halvings reach 1×1
         n_conv_layers = full_depth if self.n_conv_layers is None else self.n_conv_layers
         if n_conv_layers > full_depth:

@@ -4,9 +4,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval
 
-from .._base import shared_parameter_docs
-from .._crossvae import _check_layer_sizes
-from .._torch._baseline_modules import RowAutoencoder
+from .._base import check_layer_sizes, shared_parameter_docs
 from ._common import (
     BASE_ATTRIBUTE_DOCS,
     ROW_INPUT_NOTES,
@@ -56,7 +54,9 @@ class _LiangAutoencoder(RowAutoencoderBaseline):
     _variational = False
 
     def _make_module(self, generator, device):
-        hidden = _check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        from .._torch._baseline_modules import RowAutoencoder
+
+        hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         return RowAutoencoder(self.n_items_, hidden, self.n_components, activation="tanh",
                               variational=self._variational, input_dropout=self.dropout,
                               generator=generator, device=device)

@@ -4,9 +4,7 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval
 
-from .._base import shared_parameter_docs
-from .._crossvae import _check_layer_sizes
-from .._torch._baseline_modules import NeuMF
+from .._base import check_layer_sizes, shared_parameter_docs
 from ._common import (
     BASE_ATTRIBUTE_DOCS,
     TORCH_ATTRIBUTE_DOCS,
@@ -120,5 +118,7 @@ class NCFRegressor(PairBaseline):
         self.warm_start = warm_start
 
     def _make_module(self, generator, device):
-        hidden = _check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        from .._torch._baseline_modules import NeuMF
+
+        hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         return NeuMF(self.n_users_, self.n_items_, self.n_components, hidden, _INIT_STD, generator, device)

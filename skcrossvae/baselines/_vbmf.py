@@ -3,9 +3,9 @@
 import numpy as np
 
 from .._base import shared_parameter_docs
-from .._training import run_iterations
+from .._training import record_history, run_iterations
 from .._data import root_mean_square
-from ._common import BASE_ATTRIBUTE_DOCS, record_history
+from ._common import BASE_ATTRIBUTE_DOCS
 from ._conjugate import (
     ConjugateMFRegressor,
     gaussian_conditionals,

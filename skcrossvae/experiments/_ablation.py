@@ -1,6 +1,6 @@
 """The ablation study (the paper's Table 4) on ML-100K u1, and the same for this package's levers."""
 
-from .._crossvae import CrossFeedbackVAERegressor
+from .._crossvae import PAPER_PARAMS, CrossFeedbackVAERegressor
 from ._common import (
     Table,
     format_mean_std,
@@ -14,28 +14,22 @@ from ._common import (
 #: The paper's components (Section 4.5): (row label, parameters that remove the component from
 #: the paper's full model, which has the attention the defaults leave out).
 COMPONENTS = [
-    ("no data input", dict(use_ratings=False, attention="auto")),
-    ("no cross-feedback", dict(cross_feedback=False, attention=None)),
+    ("no data input", dict(inputs="embeddings", attention="auto")),
+    ("no cross-feedback", dict(inputs="ratings", attention=None)),
     ("no attention", dict(attention=None)),
     ("full model", dict(attention="auto")),
 ]
 
-#: This package's additions to the paper's model: each row switches one of them off (or back to
-#: the paper's value: ``input_dropout='auto'`` hides half the ratings on ML-100K), on where the
-#: defaults leave it off on ML-100K (``baseline='auto'`` uses no baseline there), or to its
-#: previous default (the refit alone, the step size and patience of before
-#: ``learning_rate=1e-3``); the first switches all of them.
+#: This package's additions to the paper's model: the first row is the paper's model
+#: (:data:`~skcrossvae.PAPER_PARAMS`), each other row changes one of them from the defaults.
 LEVERS = [
-    ("paper's model",
-     dict(attention="auto", biases=False, baseline=False, input_dropout=0.0, weight_averaging=0.0,
-          refit=False)),
+    ("paper's model", dict(PAPER_PARAMS)),
     ("with the paper's attention", dict(attention="auto")),
-    ("without biases", dict(biases=False)),
-    ("with baseline predictors", dict(baseline=True)),
+    ("with the paper's decoder", dict(decoder="dot")),
+    ("with baseline predictors", dict(decoder="baseline")),
     ("without input dropout", dict(input_dropout=0.0)),
     ("without weight averaging", dict(weight_averaging=0.0)),
-    ("refit model alone", dict(refit=True)),
-    ("without refit", dict(refit=False)),
+    ("without final iterations", dict(final_iter=0)),
     ("learning rate 3e-3, patience 10", dict(learning_rate=3e-3, n_iter_no_change=10)),
 ]
 

@@ -15,23 +15,22 @@ from ._common import (
 )
 
 _DEFAULTS = CrossFeedbackVAERegressor()
-_H = (_DEFAULTS.hidden_layer_sizes[0],)
+_HIDDEN, _K_PRIME = _DEFAULTS.encoder_layer_sizes[0], _DEFAULTS.encoder_layer_sizes[-1]
 
-#: The paper's variants A-E: (name, description, parameters), with the default hidden width and
-#: the paper's attention rule ('auto') for E. L = 0 (no layer after the concatenation) in all five, as the paper sets it for B,
-#: D and E, so that A-B and C-D differ only in the cross feedback.
+#: The paper's variants A-E: (name, description, parameters), with the default widths and the
+#: paper's attention rule ('auto') for E. L = 0 (no layer after the concatenation) in all five, as
+#: the paper sets it for B, D and E, so that A-B and C-D differ only in the cross feedback.
 VARIANTS = [
     ("A", "no cross feedback, L' = 0",
-     dict(cross_feedback=False, attention=None, hidden_layer_sizes=(), fusion_layer_sizes=())),
+     dict(inputs="ratings", attention=None, encoder_layer_sizes=(_K_PRIME,), fusion_layer_sizes=())),
     ("B", "cross feedback, L' = 0",
-     dict(cross_feedback=True, attention=None, hidden_layer_sizes=(), fusion_layer_sizes=())),
-    ("C", f"no cross feedback, L' = 1 (width {_H[0]})",
-     dict(cross_feedback=False, attention=None, hidden_layer_sizes=_H, fusion_layer_sizes=())),
-    ("D", f"cross feedback, L' = 1 (width {_H[0]})",
-     dict(cross_feedback=True, attention=None, hidden_layer_sizes=_H, fusion_layer_sizes=())),
-    ("E", f"cross feedback and attention, L' = 1 (width {_H[0]})",
-     dict(cross_feedback=True, attention="auto", hidden_layer_sizes=_H,
-          fusion_layer_sizes=())),
+     dict(attention=None, encoder_layer_sizes=(_K_PRIME,), fusion_layer_sizes=())),
+    ("C", f"no cross feedback, L' = 1 (width {_HIDDEN})",
+     dict(inputs="ratings", attention=None, encoder_layer_sizes=(_HIDDEN, _K_PRIME), fusion_layer_sizes=())),
+    ("D", f"cross feedback, L' = 1 (width {_HIDDEN})",
+     dict(attention=None, encoder_layer_sizes=(_HIDDEN, _K_PRIME), fusion_layer_sizes=())),
+    ("E", f"cross feedback and attention, L' = 1 (width {_HIDDEN})",
+     dict(attention="auto", encoder_layer_sizes=(_HIDDEN, _K_PRIME), fusion_layer_sizes=())),
 ]
 
 #: Iterations at which the table shows the held-out RMSE.
@@ -40,7 +39,7 @@ CHECKPOINTS = (5, 10, 20)
 #: A mean curve has converged once it is within this of its best value.
 TOLERANCE = 0.005
 
-_FIXED = ("max_iter", "early_stopping", "n_iter_no_change")
+_FIXED = ("max_iter", "early_stopping", "n_iter_no_change", "final_iter")
 
 
 def iterations_to_converge(curve, tolerance=TOLERANCE):
@@ -102,8 +101,8 @@ def run_convergence(data_home=None, seeds=(0, 1, 2), iterations=60, extra_params
                     output=None, plot=None, split=None, n_jobs=None):
     """Fit variants A-E for a fixed number of iterations, recording the held-out RMSE per iteration.
 
-    Each variant is fit on ``u1.base`` with ``max_iter=iterations``, ``early_stopping=True``
-    and ``n_iter_no_change=iterations``, so that no early stop happens and
+    Each variant is fit on ``u1.base`` with ``max_iter=iterations``, ``early_stopping=True``,
+    ``n_iter_no_change=iterations`` and ``final_iter=0``, so that no early stop happens and
     ``validation_scores_`` (RMSE on the internal validation part of ``u1.base``) covers every
     iteration. The test RMSE on ``u1.test`` is that of the state the estimator keeps, its best
     validation iteration.
@@ -118,7 +117,7 @@ def run_convergence(data_home=None, seeds=(0, 1, 2), iterations=60, extra_params
         Iterations of every fit.
     extra_params : dict, optional
         Parameters set on every variant, after the variant's own; not ``max_iter``,
-        ``early_stopping`` or ``n_iter_no_change``, which ``iterations`` fixes.
+        ``early_stopping``, ``n_iter_no_change`` or ``final_iter``, which ``iterations`` fixes.
     output : str or path-like, optional
         Write the table and every curve to this JSON file.
     plot : str or path-like, optional
@@ -143,7 +142,7 @@ def run_convergence(data_home=None, seeds=(0, 1, 2), iterations=60, extra_params
         raise ValueError(f"extra parameters {fixed} are fixed by the number of iterations.")
     if plot:
         _figure_class()  # fail before the fits, not after them
-    settings = dict(max_iter=iterations, early_stopping=True, n_iter_no_change=iterations)
+    settings = dict(max_iter=iterations, early_stopping=True, n_iter_no_change=iterations, final_iter=0)
     split = split if split is not None else movielens_split(data_home, "u1")
     print(f"data: {split.name}; seeds {list(seeds)}; {iterations} iterations; "
           f"extra parameters {extra or 'none'}", flush=True)

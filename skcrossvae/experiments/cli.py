@@ -63,7 +63,7 @@ def build_parser():
     convergence = commands.add_parser(
         "convergence", help="held-out RMSE per iteration of the paper's variants A-E (Fig. 4), on ML-100K u1")
     _add_common(convergence, extra_params_help=(
-        "parameters set on every variant (not max_iter, early_stopping, n_iter_no_change)"))
+        "parameters set on every variant (not max_iter, early_stopping, n_iter_no_change, final_iter)"))
     convergence.add_argument("--iterations", type=int, default=60,
                              help="iterations of every fit, without early stop (default: 60)")
     convergence.add_argument("--plot", default=None, metavar="PATH",

@@ -1,15 +1,13 @@
-"""Algorithm 1's trainer: weight averaging, input dropout, refinement passes, reading new ratings."""
-
-from types import SimpleNamespace
+"""Algorithm 1's trainer: weight averaging, input dropout, reading new ratings."""
 
 import numpy as np
 import pytest
 import torch
 
-from skcrossvae._crossvae import _Decoder, _ModelConfig
+from skcrossvae._crossvae import _Decoder
 from skcrossvae._data import RatingTable
-from skcrossvae._torch._crossvae import CrossFeedbackVAE
-from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer
+from skcrossvae._torch._crossvae import CrossFeedbackVAE, ModelConfig
+from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer, TrainerSettings
 
 CPU = torch.device("cpu")
 
@@ -23,15 +21,12 @@ def _table(n_users=12, n_items=10, density=0.5, seed=0):
     return RatingTable(users, items, rng.randint(1, 6, size=len(users)).astype(float), n_users, n_items)
 
 
-def _trainer(table, schedule="nested", weight_averaging=0.0, input_dropout=0.0, seed=0, free_means=False):
-    config = _ModelConfig(n_components=3, intermediate_dim=4, hidden_layer_sizes=(5,), fusion_layer_sizes=(),
-                          use_ratings=True, cross_feedback=True, latent_input="concat",
-                          attention="local", attention_norm="softmax", biases=True,
-                          free_means=free_means, learn_prior_variance=False)
-    settings = SimpleNamespace(schedule=schedule, feedback="sample", beta_user=0.1, beta_item=0.1,
-                               user_batch_size=5, item_batch_size=4, learning_rate=1e-2,
-                               free_means_learning_rate=0.25,
-                               input_dropout=input_dropout, weight_averaging=weight_averaging)
+def _trainer(table, schedule="nested", weight_averaging=0.0, input_dropout=0.0, seed=0):
+    config = ModelConfig(n_components=3, encoder_layer_sizes=(5, 4), fusion_layer_sizes=(),
+                         use_ratings=True, cross_feedback="concat", attention_norm="softmax", biases=True)
+    settings = TrainerSettings(schedule=schedule, beta_user=0.1, beta_item=0.1, user_batch_size=5,
+                               item_batch_size=4, learning_rate=1e-2, input_dropout=input_dropout,
+                               weight_averaging=weight_averaging)
     generator = torch.Generator().manual_seed(seed)
     model = CrossFeedbackVAE(table.n_users, table.n_items, ("local", "local"), config, generator)
     decoder = _Decoder(3.0, np.zeros(table.n_users), np.zeros(table.n_items), 1.0)
@@ -92,34 +87,6 @@ def test_finalise_releases_the_gradients():
     assert all(p.grad is None for p in trainer.model.parameters()) and not trainer.dense_gradients
 
 
-def test_free_means_take_their_own_step_size():
-    trainer = _trainer(_table(), free_means=True)
-    free = trainer.model.free_parameters()
-    assert [tuple(p.shape) for p in free] == [(12, 4), (10, 4)]
-    free_ids = {id(p) for p in free}
-    before = [p.detach().clone() for p in trainer.model.parameters()]
-    trainer.optimizer.step = _count_calls(trainer.optimizer.step, limit=1)
-    trainer.train_one_iteration()
-    # Adam's first step moves a coordinate by its group's step size times g / (|g| + eps).
-    for parameter, start in zip(trainer.model.parameters(), before):
-        moved = (parameter.detach() - start).abs().max().item()
-        if id(parameter) in free_ids:
-            assert moved == pytest.approx(0.25, rel=1e-3)
-        else:
-            assert moved <= 1e-2 * (1 + 1e-5)
-
-
-def _count_calls(step, limit):
-    """``step`` that only acts on its first ``limit`` calls."""
-    calls = []
-
-    def limited():
-        calls.append(1)
-        if len(calls) <= limit:
-            step()
-    return limited
-
-
 def test_without_weight_averaging_encoding_uses_the_live_weights():
     trainer = _trainer(_table())
     trainer.train_one_iteration()
@@ -127,7 +94,9 @@ def test_without_weight_averaging_encoding_uses_the_live_weights():
     with trainer.averaged_weights():
         pass
     first = trainer.encode_all()
-    torch.testing.assert_close(first[0], trainer._encode_all(trainer.feedback_users, trainer.feedback_items)[0])
+    with torch.no_grad():
+        live, _ = trainer.model.user_encoder(trainer.user_side[0], trainer.feedback_items)
+    torch.testing.assert_close(first[0][trainer.user_side[0].rows], live)
 
 
 def test_input_dropout_hides_a_share_of_the_ratings_from_both_encoders():
@@ -162,17 +131,6 @@ def test_hidden_entry_weight_leaves_the_latent_input_as_if_removed():
     torch.testing.assert_close(weighted, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_refinement_passes_feed_the_posterior_means_back():
-    trainer = _trainer(_table())
-    trainer.train_one_iteration()
-    first = trainer.encode_all()
-    refined = trainer.encode_all(refinement_passes=1)
-    expected = trainer._encode_all(first[0], first[2])
-    for got, want in zip(refined, expected):
-        torch.testing.assert_close(got, want)
-    assert not torch.allclose(refined[0], first[0])
-
-
 def test_reading_more_ratings_changes_the_posteriors_not_the_weights():
     table = _table()
     held_out = np.zeros(len(table), dtype=bool)
@@ -187,3 +145,24 @@ def test_reading_more_ratings_changes_the_posteriors_not_the_weights():
         torch.testing.assert_close(value, weights[key])
     assert not torch.allclose(before[0], after[0])
     assert sum(len(batch.columns) for batch in trainer.user_side) == len(table)
+    # Training now reads them too: the nested blocks hold every rating, per-rating losses count them.
+    assert trainer.n_ratings == len(table) and int(trainer.blocks.pointer[-1]) == len(table)
+
+
+def test_hidden_ratings_are_hidden_from_the_local_attention_too():
+    trainer = _trainer(_table(n_users=30, n_items=20), input_dropout=0.5)
+    batch = trainer.user_side[0]
+    hidden = trainer._hidden_ratings()
+    dropped = trainer._dropped(batch, hidden)
+    kept = ~hidden[batch.ratings]
+    encoder = trainer.model.user_encoder
+    attention = encoder.mean_head.attention
+    query = torch.randn(len(batch), 4, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        attended = attention(query, dropped, trainer.feedback_items, "local")
+        # The same attention over a batch that never had the hidden ratings.
+        import dataclasses
+        segment, columns = batch.segment[kept], batch.columns[kept]
+        only_kept = dataclasses.replace(batch, segment=segment, columns=columns, entry_weights=None)
+        expected = attention(query, only_kept, trainer.feedback_items, "local")
+    torch.testing.assert_close(attended, expected)

@@ -5,13 +5,13 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from skcrossvae._crossvae import _ModelConfig
 from skcrossvae._torch._batching import partition, side_batches
 from skcrossvae._torch._layers import _GatherRows, densify_sparse_gradients
 from skcrossvae._torch._crossvae import (
     CrossFeedbackVAE,
+    ModelConfig,
     decode,
-    kl_to_prior,
+    kl_to_standard_normal,
     reparameterise,
     segment_normalise,
 )
@@ -20,12 +20,10 @@ CPU = torch.device("cpu")
 
 
 def _config(**changes):
-    settings = dict(n_components=3, intermediate_dim=4, hidden_layer_sizes=(5,), fusion_layer_sizes=(6,),
-                    use_ratings=True, cross_feedback=True, latent_input="concat",
-                    attention="local", attention_norm="softmax", biases=False,
-                    free_means=False, learn_prior_variance=False)
+    settings = dict(n_components=3, encoder_layer_sizes=(5, 4), fusion_layer_sizes=(6,), use_ratings=True,
+                    cross_feedback="concat", attention_norm="softmax", biases=False)
     settings.update(changes)
-    return _ModelConfig(**settings)
+    return ModelConfig(**settings)
 
 
 def _random_ratings(n_rows=7, n_other=9, density=0.4, seed=0):
@@ -120,7 +118,7 @@ def test_latent_mean_input_is_average_of_rated_embeddings():
     rows, columns, values, observed = _random_ratings(seed=2)
     n_rows, n_other = observed.shape
     generator = torch.Generator().manual_seed(2)
-    model = CrossFeedbackVAE(n_rows, n_other, ("local", "local"), _config(latent_input="mean"), generator)
+    model = CrossFeedbackVAE(n_rows, n_other, ("local", "local"), _config(cross_feedback="mean"), generator)
     feedback = torch.randn(n_other, 3, generator=generator)
     batch = _one_batch(rows, columns, values, n_rows)
     mask = torch.as_tensor(observed, dtype=torch.float32)
@@ -129,7 +127,7 @@ def test_latent_mean_input_is_average_of_rated_embeddings():
     torch.testing.assert_close(model.user_encoder._latent_first_layer(batch, feedback), expected)
 
 
-@pytest.mark.parametrize("norm", ["softmax", "ratio"])
+@pytest.mark.parametrize("norm", ["softmax", "ratio", "eq9"])
 def test_segment_normalise_matches_dense_per_row(norm):
     rows, columns, values, observed = _random_ratings(seed=3)
     scores = torch.randn(len(rows), generator=torch.Generator().manual_seed(3))
@@ -138,6 +136,8 @@ def test_segment_normalise_matches_dense_per_row(norm):
         own = scores[torch.as_tensor(rows == row)]
         if norm == "softmax":
             expected = torch.softmax(own, 0)
+        elif norm == "eq9":
+            expected = own / own.sum()
         else:
             expected = own / (own.abs().sum() + 1e-6)
         torch.testing.assert_close(weights[torch.as_tensor(rows == row)], expected)
@@ -161,33 +161,7 @@ def test_kl_equals_closed_form_of_torch_distributions():
     logit = torch.randn(6, 3, generator=generator)
     variance = torch.sigmoid(logit)
     expected = kl_divergence(Normal(mean, variance.sqrt()), Normal(0.0, 1.0)).sum(1)
-    torch.testing.assert_close(kl_to_prior(mean, logit), expected, rtol=1e-5, atol=1e-6)
-    log_prior_variance = torch.tensor([-1.0, 0.0, 0.7])
-    prior = Normal(torch.zeros(3), torch.exp(0.5 * log_prior_variance))
-    expected = kl_divergence(Normal(mean, variance.sqrt()), prior).sum(1)
-    torch.testing.assert_close(kl_to_prior(mean, logit, log_prior_variance), expected, rtol=1e-5, atol=1e-6)
-
-
-def test_free_means_add_to_the_encoded_means_and_the_prior_variance_is_learned():
-    rows, columns, values, observed = _random_ratings(seed=6)
-    n_users, n_items = observed.shape
-    plain = CrossFeedbackVAE(n_users, n_items, ("local", "local"), _config(), torch.Generator().manual_seed(6))
-    free = CrossFeedbackVAE(n_users, n_items, ("local", "local"),
-                            _config(free_means=True, learn_prior_variance=True), torch.Generator().manual_seed(6))
-    batch = _one_batch(rows, columns, values, n_users)
-    feedback = torch.randn(n_items, 3, generator=torch.Generator().manual_seed(7))
-    # Zero at the start: the same networks give the same posteriors.
-    torch.testing.assert_close(free.user_encoder(batch, feedback), plain.user_encoder(batch, feedback))
-    with torch.no_grad():
-        free.user_encoder.free_means.add_(torch.arange(n_users * 3.0).reshape(n_users, 3))
-    mean, logit = free.user_encoder(batch, feedback)
-    plain_mean, plain_logit = plain.user_encoder(batch, feedback)
-    torch.testing.assert_close(mean - plain_mean, free.user_encoder.free_means[batch.rows].detach())
-    torch.testing.assert_close(logit, plain_logit)
-    # The ELBO's KL term trains the prior's log variance.
-    free.user_encoder.kl_to_prior(mean, logit).sum().backward()
-    assert free.user_encoder.log_prior_variance.grad.abs().min() > 0
-    assert plain.user_encoder.log_prior_variance is None and plain.free_parameters() == []
+    torch.testing.assert_close(kl_to_standard_normal(mean, logit), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("scopes", [("local", "local"), ("global", "global")])
@@ -195,7 +169,7 @@ def test_gradients_reach_both_sides_encoders(scopes):
     rows, columns, values, observed = _random_ratings(seed=5)
     n_users, n_items = observed.shape
     generator = torch.Generator().manual_seed(5)
-    model = CrossFeedbackVAE(n_users, n_items, scopes, _config(free_means=True, learn_prior_variance=True), generator)
+    model = CrossFeedbackVAE(n_users, n_items, scopes, _config(), generator)
     users = _one_batch(rows, columns, values, n_users)
     items = _one_batch(columns, rows, values, n_items)
     feedback_users = torch.randn(n_users, 3, generator=generator)
@@ -205,8 +179,8 @@ def test_gradients_reach_both_sides_encoders(scopes):
     order_u = torch.argsort(users.rows)
     order_v = torch.argsort(items.rows)
     prediction = (mean_u[order_u][rows] * mean_v[order_v][columns]).sum(1)
-    loss = prediction.square().sum() + model.user_encoder.kl_to_prior(mean_u, logit_u).sum() \
-        + model.item_encoder.kl_to_prior(mean_v, logit_v).sum()
+    loss = prediction.square().sum() + kl_to_standard_normal(mean_u, logit_u).sum() \
+        + kl_to_standard_normal(mean_v, logit_v).sum()
     loss.backward()
     densify_sparse_gradients(model.parameters(), {})  # the latent-input tables' are sparse
     for name, parameter in model.named_parameters():

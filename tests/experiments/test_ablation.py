@@ -22,16 +22,18 @@ def test_rows_are_the_papers_components_and_existing_parameters():
 
 def test_ablation_prints_both_tables_and_writes_every_run(toy_split, tmp_path, capsys):
     output = tmp_path / "ablation.json"
-    results = run_ablation(seeds=(0, 1), extra_params=dict(max_iter=2), output=output, split=toy_split)
+    results = run_ablation(seeds=(0, 1), extra_params=dict(max_iter=2, final_iter=1), output=output,
+                           split=toy_split)
     out = capsys.readouterr().out
     document = json.loads(output.read_text())
     assert document["command"] == "ablation" and document["dataset"] == "toy"
-    assert document["seeds"] == [0, 1] and document["extra_params"] == dict(max_iter=2)
+    assert document["seeds"] == [0, 1] and document["extra_params"] == dict(max_iter=2, final_iter=1)
     assert [row["label"] for row in document["components"]] == [label for label, _ in COMPONENTS]
     assert [row["label"] for row in document["levers"]] == ["defaults"] + [label for label, _ in LEVERS]
     for row in document["components"] + document["levers"]:
         assert [run["seed"] for run in row["runs"]] == [0, 1]
-        assert all(run["n_iter"] == 2 for run in row["runs"])
+        # Two validated iterations, and the final one on every rating.
+        assert all(run["n_iter"] == 3 for run in row["runs"])
         for key in SCORES:
             assert set(row[key]) == {"mean", "std"}
     assert document["components"][0]["overrides"] == COMPONENTS[0][1]

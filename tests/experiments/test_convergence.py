@@ -11,11 +11,13 @@ from skcrossvae.experiments._convergence import VARIANTS, iterations_to_converge
 
 def test_variants_follow_the_paper():
     defaults = CrossFeedbackVAERegressor()
-    width = (defaults.hidden_layer_sizes[0],)
+    hidden, k_prime = defaults.encoder_layer_sizes
     variants = {name: params for name, _, params in VARIANTS}
     assert list(variants) == ["A", "B", "C", "D", "E"]
-    assert [variants[name]["cross_feedback"] for name in "ABCDE"] == [False, True, False, True, True]
-    assert [variants[name]["hidden_layer_sizes"] for name in "ABCDE"] == [(), (), width, width, width]
+    assert [variants[name].get("inputs", defaults.inputs) for name in "ABCDE"] == [
+        "ratings", "ratings+embeddings", "ratings", "ratings+embeddings", "ratings+embeddings"]
+    assert [variants[name]["encoder_layer_sizes"] for name in "ABCDE"] == [
+        (k_prime,), (k_prime,), (hidden, k_prime), (hidden, k_prime), (hidden, k_prime)]
     assert [variants[name]["attention"] for name in "ABCD"] == [None] * 4
     assert variants["E"]["attention"] == "auto"
     assert all(params["fusion_layer_sizes"] == () for params in variants.values())
