@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _persistence
@@ -73,7 +74,8 @@ def shared_parameter_docs(n_iter_no_change=10, early_stopping=True):
         seeds are never touched.
 
     verbose : int, default=0
-        Print one progress line per iteration (loss, validation RMSE, seconds, ETA) when > 0.
+        1 shows a progress bar of the iterations (tqdm) with the loss and validation RMSE; 2 and
+        more print one line per iteration instead (loss, validation RMSE, seconds, ETA).
 """
 
 
@@ -301,12 +303,17 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     def _predict_codes(self, users, items, return_std=False):
         """Predictions (and standard deviations) for known user and item codes."""
 
-    def _score_items(self, users):
-        """Predicted ratings of every item for known user codes, shape (len(users), n_items)."""
-        n_items = self.n_items_
-        pairs_users = np.repeat(users, n_items)
-        pairs_items = np.tile(np.arange(n_items), len(users))
-        return self._predict_codes(pairs_users, pairs_items).reshape(len(users), n_items)
+    def _score_items(self, users, items):
+        """Predicted ratings of known user codes (rows) for known item codes (columns), unclipped
+        where the model allows it, so that items predicted above the rating range keep their order."""
+        pairs_users = np.repeat(users, len(items))
+        pairs_items = np.tile(items, len(users))
+        return self._predict_codes(pairs_users, pairs_items).reshape(len(users), len(items))
+
+    def _factors(self, side):
+        """The (n_rows, K) latent vectors of one side ('user' or 'item') that ``similar_users``
+        and ``similar_items`` compare; None for a model without such vectors."""
+        return None
 
     def _encode_known(self, columns):
         """Codes and known-masks of raw (user, item) id columns, applying ``handle_unknown``."""
@@ -360,7 +367,25 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """
         return self._predict(X)
 
-    def recommend(self, users, n=10, exclude_seen=True):
+    def _raw_ids(self, ids, name):
+        raw = np.atleast_1d(np.asarray(ids, dtype=object))
+        if raw.ndim != 1:
+            raise ValueError(f"{name}s must be one-dimensional; got shape {raw.shape}.")
+        return raw, normalise_id_column(raw, name)
+
+    def _candidate_items(self, items):
+        """Codes of the candidate items and which are known (all items when ``items`` is None)."""
+        if items is None:
+            return np.arange(self.n_items_), np.ones(self.n_items_, dtype=bool), self.item_ids_
+        raw, normalised = self._raw_ids(items, "item")
+        if len(raw) == 0:
+            raise ValueError("items is empty; give at least one candidate item id.")
+        if len(np.unique(normalised)) != len(normalised):
+            raise ValueError("items holds repeated ids; give each candidate once.")
+        _, (codes, known) = self._encode_known((self.user_ids_[:1], normalised))
+        return codes, known, raw
+
+    def recommend(self, users, n=10, *, exclude_seen=True, items=None):
         """Top-``n`` items for each user, in raw ids, best first.
 
         Parameters
@@ -368,45 +393,116 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         users : array-like of shape (n_users,) or scalar
             Raw user ids.
         n : int, default=10
-            Number of items per user, at most the number of items seen in ``fit``.
+            Number of items per user, at most the number of candidate items.
         exclude_seen : bool, default=True
             Leave out the items each user rated in the data given to ``fit``.
+        items : array-like of raw item ids, default=None
+            The candidate items (distinct ids); None ranks every item seen in ``fit``. Unknown
+            candidates follow ``handle_unknown``: ``'mean'`` scores them with the fallback,
+            ``'error'`` raises a ``ValueError`` naming them.
 
         Returns
         -------
         item_ids : ndarray of shape (n_users, n)
             Raw item ids, best first.
         scores : ndarray of shape (n_users, n)
-            Predicted ratings of those items. A user with fewer than ``n`` unrated items gets
-            ``-inf`` scores in the positions past them (the ids there are rated items).
+            Predicted ratings of those items. A user with fewer than ``n`` unrated candidates
+            gets ``-inf`` scores in the positions past them (the ids there are rated items).
+            Unknown users are ranked by the fallback (``handle_unknown='mean'``).
         """
         check_is_fitted(self)
-        if not isinstance(n, Integral) or isinstance(n, bool) or not 1 <= n <= self.n_items_:
-            raise ValueError(f"n must be an integer in [1, {self.n_items_}] (the number of items); got {n!r}.")
-        raw_users = np.atleast_1d(np.asarray(users, dtype=object))
-        if raw_users.ndim != 1:
-            raise ValueError(f"users must be one-dimensional; got shape {raw_users.shape}.")
-        users_normalised = normalise_id_column(raw_users, "user")
+        item_codes, item_known, candidate_ids = self._candidate_items(items)
+        if not isinstance(n, Integral) or isinstance(n, bool) or not 1 <= n <= len(item_codes):
+            raise ValueError(f"n must be an integer in [1, {len(item_codes)}] (the number of candidate "
+                             f"items); got {n!r}.")
+        raw_users, users_normalised = self._raw_ids(users, "user")
         (user_codes, user_known), _ = self._encode_known((users_normalised, self.item_ids_[:1]))
-        fallback_scores = self.global_mean_ + self.item_fallback_
+        item_fallback = np.where(item_known, self.item_fallback_[item_codes], 0.0)
         top_items = np.empty((len(raw_users), n), dtype=np.int64)
         top_scores = np.empty((len(raw_users), n))
         for start in range(0, len(raw_users), _RECOMMEND_BATCH):
             rows = slice(start, start + _RECOMMEND_BATCH)
             known = user_known[rows]
-            scores = np.tile(fallback_scores, (len(known), 1))
-            if known.any():
-                known_scores = self._score_items(user_codes[rows][known])
+            scores = np.tile(self.global_mean_ + item_fallback, (len(known), 1))
+            codes = user_codes[rows][known]
+            if len(codes):
+                block = self.global_mean_ + self.user_fallback_[codes][:, None] + np.zeros(len(item_codes))
+                block[:, item_known] = self._score_items(codes, item_codes[item_known])
                 if exclude_seen:
-                    seen = self.seen_items_[user_codes[rows][known]].tocoo()
-                    known_scores[seen.row, seen.col] = -np.inf
-                scores[known] = known_scores
+                    seen = self.seen_items_[codes][:, item_codes].toarray().astype(bool) & item_known
+                    block[seen] = -np.inf
+                scores[known] = block
             best = np.argpartition(-scores, n - 1, axis=1)[:, :n]
             best_scores = np.take_along_axis(scores, best, axis=1)
             order = np.argsort(-best_scores, axis=1, kind="stable")
             top_items[rows] = np.take_along_axis(best, order, axis=1)
             top_scores[rows] = np.take_along_axis(best_scores, order, axis=1)
-        return self.item_ids_[top_items], top_scores
+        return candidate_ids[top_items], top_scores
+
+    def _has_factors(self):
+        return self._factors("user") is not None if hasattr(self, "n_users_") else (
+            type(self)._factors is not BaseRatingEstimator._factors)
+
+    def _similar(self, side, ids, n):
+        check_is_fitted(self)
+        factors = self._factors(side)
+        vocabulary = self.user_ids_ if side == "user" else self.item_ids_
+        if not isinstance(n, Integral) or isinstance(n, bool) or not 1 <= n < len(vocabulary):
+            raise ValueError(f"n must be an integer in [1, {len(vocabulary) - 1}] (the other {side}s); "
+                             f"got {n!r}.")
+        raw, normalised = self._raw_ids(ids, side)
+        codes, known = encode_ids(vocabulary, normalised, side)
+        if not known.all():
+            raise ValueError(f"{_known_mask_message(normalised, known, side)} not seen during fit: "
+                             f"similar_{side}s needs their latent vectors.")
+        norms = np.linalg.norm(factors, axis=1)
+        unit = factors / np.where(norms > 0, norms, 1.0)[:, None]
+        similarity = unit[codes] @ unit.T
+        similarity[np.arange(len(codes)), codes] = -np.inf  # never the query itself
+        best = np.argpartition(-similarity, n - 1, axis=1)[:, :n]
+        best_scores = np.take_along_axis(similarity, best, axis=1)
+        order = np.argsort(-best_scores, axis=1, kind="stable")
+        return vocabulary[np.take_along_axis(best, order, axis=1)], np.take_along_axis(best_scores, order, axis=1)
+
+    @available_if(_has_factors)
+    def similar_users(self, users, n=10):
+        """The ``n`` users whose latent vectors are closest (cosine) to each given user's.
+
+        Parameters
+        ----------
+        users : array-like of shape (n_queries,) or scalar
+            Raw user ids seen in ``fit``.
+        n : int, default=10
+            Number of similar users per query (the query itself is left out).
+
+        Returns
+        -------
+        user_ids : ndarray of shape (n_queries, n)
+            Raw user ids, most similar first.
+        similarities : ndarray of shape (n_queries, n)
+            Their cosine similarities, in [-1, 1].
+        """
+        return self._similar("user", users, n)
+
+    @available_if(_has_factors)
+    def similar_items(self, items, n=10):
+        """The ``n`` items whose latent vectors are closest (cosine) to each given item's.
+
+        Parameters
+        ----------
+        items : array-like of shape (n_queries,) or scalar
+            Raw item ids seen in ``fit``.
+        n : int, default=10
+            Number of similar items per query (the query itself is left out).
+
+        Returns
+        -------
+        item_ids : ndarray of shape (n_queries, n)
+            Raw item ids, most similar first.
+        similarities : ndarray of shape (n_queries, n)
+            Their cosine similarities, in [-1, 1].
+        """
+        return self._similar("item", items, n)
 
     # ------------------------------------------------------------- persistence
     def save(self, path):

@@ -477,12 +477,14 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         )
         return predictions, np.sqrt(self.decoder_scale_**2 * variance + self.noise_variance_)
 
-    def _score_items(self, users):
-        standardised = self.user_embeddings_[users] @ self.item_embeddings_.T
-        standardised += self.user_biases_[users, None] + self.item_biases_[None, :]
+    def _score_items(self, users, items):
+        standardised = self.user_embeddings_[users] @ self.item_embeddings_[items].T
+        standardised += self.user_biases_[users, None] + self.item_biases_[None, items]
         decoder = self._decoder
-        offsets = decoder.offsets(users[:, None], np.arange(self.n_items_)[None, :])
-        return offsets + decoder.scale * standardised
+        return decoder.offsets(users[:, None], items[None, :]) + decoder.scale * standardised
+
+    def _factors(self, side):
+        return getattr(self, f"{side}_embeddings_")
 
     def predict(self, X, return_std=False):
         """Predict ratings, optionally with the predictive standard deviation.

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from tqdm.auto import tqdm
 
 from .exceptions import DivergenceError
 
@@ -63,43 +64,51 @@ def run_iterations(estimator, train_one_iteration, validation_rmse, get_state, s
     best_state = None
     without_improvement = 0
     started = time.perf_counter()
-    for iteration in range(1, max_iter + 1):
-        loss = float(train_one_iteration())
-        if not np.isfinite(loss):
-            raise DivergenceError(
-                f"{name} diverged at iteration {iteration}: the training loss is {loss}. "
-                f"{estimator._divergence_advice}."
-            )
-        history.loss_curve.append(loss)
-        monitored = loss
-        if early_stopping:
-            monitored = float(validation_rmse())
-            history.validation_scores.append(monitored)
-        if monitored < history.best_score - tol:
-            history.best_score, history.best_iteration = monitored, iteration
-            without_improvement = 0
+    # verbose=1: a progress bar (the ETA assumes every iteration runs; the stopping rule ends it
+    # earlier); verbose >= 2: one printed line per iteration as well.
+    bar = tqdm(total=max_iter, desc=name, unit="iter", disable=verbose != 1, leave=False, dynamic_ncols=True)
+    try:
+        for iteration in range(1, max_iter + 1):
+            loss = float(train_one_iteration())
+            if not np.isfinite(loss):
+                raise DivergenceError(
+                    f"{name} diverged at iteration {iteration}: the training loss is {loss}. "
+                    f"{estimator._divergence_advice}."
+                )
+            history.loss_curve.append(loss)
+            monitored = loss
             if early_stopping:
-                best_state = get_state()
+                monitored = float(validation_rmse())
+                history.validation_scores.append(monitored)
+            if monitored < history.best_score - tol:
+                history.best_score, history.best_iteration = monitored, iteration
+                without_improvement = 0
+                if early_stopping:
+                    best_state = get_state()
+            else:
+                without_improvement += 1
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.4f}", **({"valid RMSE": f"{monitored:.4f}"} if early_stopping else {}))
+            if verbose >= 2:
+                elapsed = time.perf_counter() - started
+                eta = elapsed / iteration * (max_iter - iteration)
+                shown = f", validation RMSE {monitored:.4f}" if early_stopping else ""
+                print(
+                    f"[{name}] iteration {iteration}/{max_iter}: loss {loss:.4f}{shown}, "
+                    f"{elapsed / iteration:.2f}s/iter, elapsed {_format_seconds(elapsed)}, "
+                    f"ETA {_format_seconds(eta)} at most",
+                    flush=True,
+                )
+            if without_improvement >= n_iter_no_change:
+                break
         else:
-            without_improvement += 1
-        if verbose:
-            elapsed = time.perf_counter() - started
-            eta = elapsed / iteration * (max_iter - iteration)
-            shown = f", validation RMSE {monitored:.4f}" if early_stopping else ""
-            print(
-                f"[{name}] iteration {iteration}/{max_iter}: loss {loss:.4f}{shown}, "
-                f"{elapsed / iteration:.2f}s/iter, elapsed {_format_seconds(elapsed)}, "
-                f"ETA {_format_seconds(eta)} at most",
-                flush=True,
+            warnings.warn(
+                f"{name} stopped at max_iter={max_iter} before the stopping rule was met; "
+                "raise max_iter for a converged fit.",
+                ConvergenceWarning,
             )
-        if without_improvement >= n_iter_no_change:
-            break
-    else:
-        warnings.warn(
-            f"{name} stopped at max_iter={max_iter} before the stopping rule was met; "
-            "raise max_iter for a converged fit.",
-            ConvergenceWarning,
-        )
+    finally:
+        bar.close()
     if early_stopping and best_state is not None:
         set_state(best_state)
     return history

@@ -229,8 +229,12 @@ def test_early_stopping_attributes_and_restored_best_state(toy):
     assert no_stop.validation_scores_ is None and no_stop.best_iteration_ == no_stop.n_iter_
 
 
-def test_verbose_prints_progress(toy, capsys):
+def test_verbose_shows_a_progress_bar_or_prints_lines(toy, capsys):
     _fit(*toy, verbose=1, max_iter=2)
+    captured = capsys.readouterr()
+    assert "CrossFeedbackVAERegressor" in captured.err and "valid RMSE" in captured.err
+    assert captured.out == ""
+    _fit(*toy, verbose=2, max_iter=2)
     out = capsys.readouterr().out
     assert "iteration 1/2" in out and "validation RMSE" in out and "ETA" in out
 

@@ -107,6 +107,10 @@ class BiasedMFRegressor(PairBaseline):
         self.device = device
         self.warm_start = warm_start
 
+    def _factors(self, side):
+        factors, _ = self.module_.user_tables if side == "user" else self.module_.item_tables
+        return factors.detach().cpu().double().numpy()
+
     def _make_module(self, generator, device):
         from .._torch._baseline_modules import BiasedMF
 

@@ -136,7 +136,7 @@ class BayesianMFRegressor(ConjugateMFRegressor):
         Seeds the validation split and the sampler. The global numpy seed is never touched.
 
     verbose : int, default=0
-        Print one progress line per sweep when > 0.
+        1 shows a progress bar of the sweeps (tqdm); 2 and more print one line per sweep instead.
 
     Attributes
     ----------{BASE_ATTRIBUTE_DOCS}
@@ -216,7 +216,7 @@ class BayesianMFRegressor(ConjugateMFRegressor):
         started = time.perf_counter()
         for sweep in range(1, self.burn_in + 1):
             predictions = sampler.sweep()
-            if self.verbose:
+            if self.verbose >= 2:
                 fit = np.sqrt(np.mean((predictions - targets) ** 2)) * self.rating_std_
                 print(f"[{name}] burn-in sweep {sweep}/{self.burn_in}: training RMSE {fit:.4f}, "
                       f"elapsed {time.perf_counter() - started:.1f}s", flush=True)
@@ -265,9 +265,13 @@ class BayesianMFRegressor(ConjugateMFRegressor):
         variance = self.rating_std_**2 * products.var(axis=1) + self.noise_variance_
         return predictions, np.sqrt(variance)
 
-    def _score_items(self, users):
+    def _score_items(self, users, items):
         # Averaging u_s . v_s over samples is one product of the samples laid side by side.
         n_samples, k = self.user_samples_.shape[1:]
         user_block = self.user_samples_[users].reshape(len(users), n_samples * k).astype(np.float64)
-        item_block = self.item_samples_.reshape(self.n_items_, n_samples * k).astype(np.float64)
+        item_block = self.item_samples_[items].reshape(len(items), n_samples * k).astype(np.float64)
         return self.global_mean_ + self.rating_std_ * (user_block @ item_block.T) / n_samples
+
+    def _factors(self, side):
+        # The posterior mean of each row's factors (the samples' average).
+        return getattr(self, f"{side}_samples_").mean(axis=1, dtype=np.float64)

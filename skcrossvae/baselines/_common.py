@@ -124,11 +124,9 @@ class PairBaseline(TorchBaseline):
     def _predict_codes(self, users, items, return_std=False):
         return np.clip(self._unclipped(users, items), *self.rating_range_)
 
-    def _score_items(self, users):
-        # Unclipped, so that items predicted above the rating range keep their order.
-        all_items = np.arange(self.n_items_)
-        scores = self._unclipped(np.repeat(users, self.n_items_), np.tile(all_items, len(users)))
-        return scores.reshape(len(users), self.n_items_)
+    def _score_items(self, users, items):
+        scores = self._unclipped(np.repeat(users, len(items)), np.tile(items, len(users)))
+        return scores.reshape(len(users), len(items))
 
 
 class RowAutoencoderBaseline(TorchBaseline):
@@ -200,9 +198,9 @@ class RowAutoencoderBaseline(TorchBaseline):
         rows, columns = (users, items) if self.side == "user" else (items, users)
         return np.clip(self._pair_outputs(rows, columns), *self.rating_range_)
 
-    def _score_items(self, users):
+    def _score_items(self, users, items):
         from .._torch._rating_batches import dense_outputs
 
         if self.side == "user":
-            return dense_outputs(self.module_, self.row_codes_, users, np.arange(self.n_items_), self._link)
-        return dense_outputs(self.module_, self.row_codes_, np.arange(self.n_items_), users, self._link).T
+            return dense_outputs(self.module_, self.row_codes_, users, items, self._link)
+        return dense_outputs(self.module_, self.row_codes_, items, users, self._link).T

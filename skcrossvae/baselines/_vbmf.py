@@ -237,5 +237,8 @@ class VariationalBayesMFRegressor(ConjugateMFRegressor):
                     + np.einsum("ikl,ilk->i", cov_u, cov_v))
         return predictions, np.sqrt(self.rating_std_**2 * variance + self.noise_variance_)
 
-    def _score_items(self, users):
-        return self.global_mean_ + self.rating_std_ * (self.user_factors_[users] @ self.item_factors_.T)
+    def _score_items(self, users, items):
+        return self.global_mean_ + self.rating_std_ * (self.user_factors_[users] @ self.item_factors_[items].T)
+
+    def _factors(self, side):
+        return getattr(self, f"{side}_factors_")

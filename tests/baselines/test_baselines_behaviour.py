@@ -1,10 +1,5 @@
-"""The package's behaviour suite run over every baseline, and what only baselines do.
-
-The baselines are found by walking ``skcrossvae.baselines.__all__``, so a new one is covered
-without editing this file. The checks themselves are those of ``tests/test_behaviour.py``
-(prediction, recommendation, the unknown-id policy, pickling, save/load, seeds, bad input):
-they are imported or called from there, not copied.
-"""
+"""What only the baselines do (the package's behaviour checks run over them in
+``tests/test_behaviour.py``). The baselines are found by walking ``skcrossvae.baselines.__all__``."""
 
 import inspect
 import pickle
@@ -12,24 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
-import test_behaviour as shared
 import torch
 from _estimators import fast_instance
 from sklearn.model_selection import ParameterGrid
-from test_behaviour import (  # noqa: F401  (fixture and checks collected here over the baselines)
-    test_fitted_attributes,
-    test_pickle_round_trip_keeps_predictions,
-    test_predict_is_finite_and_within_the_rating_range,
-    test_recommend_rejects_bad_n,
-    test_recommend_returns_unseen_items_best_first,
-    test_recommend_scores_match_predict,
-    test_save_load_round_trip_keeps_predictions,
-    test_unknown_ids_error_policy_names_them,
-    test_unknown_ids_mean_policy_uses_fallback,
-    toy_ratings,
-)
 
 import skcrossvae
+import skcrossvae.testing
 from skcrossvae import baselines
 from skcrossvae._base import BaseRatingEstimator
 
@@ -67,48 +50,15 @@ def _fit(cls, X, y, **overrides):
         return fast_instance(cls, **overrides).fit(X, y)
 
 
-@pytest.fixture(scope="module", params=VARIANTS, ids=_variant_name)
-def fitted(request, toy_ratings):
-    cls, overrides = request.param
-    return _fit(cls, *toy_ratings, **overrides)
+@pytest.fixture(scope="module")
+def toy_ratings():
+    return skcrossvae.testing.toy_ratings()
 
 
 def test_every_baseline_is_found():
     assert len(BASELINES) == 8
     assert set(TORCH_BASELINES) == set(BASELINES) - {baselines.BayesianMFRegressor,
                                                      baselines.VariationalBayesMFRegressor}
-
-
-# ------------------------------------------------ the shared suite's per-class checks
-@pytest.mark.parametrize("cls", BASELINES, ids=_name)
-def test_same_seed_same_predictions_and_row_order_does_not_matter(cls, toy_ratings):
-    shared.test_same_seed_same_predictions_and_row_order_does_not_matter(cls, toy_ratings)
-
-
-@pytest.mark.parametrize("cls", BASELINES, ids=_name)
-def test_string_ids_and_dataframe_input(cls, toy_ratings):
-    shared.test_string_ids_and_dataframe_input(cls, toy_ratings)
-
-
-@pytest.mark.parametrize("cls", BASELINES, ids=_name)
-def test_inputs_are_not_modified(cls, toy_ratings):
-    shared.test_inputs_are_not_modified(cls, toy_ratings)
-
-
-@pytest.mark.parametrize("cls", BASELINES, ids=_name)
-@pytest.mark.parametrize("case", shared.BAD_INPUTS, ids=lambda case: case[0])
-def test_bad_input_gets_a_clear_error(cls, case, toy_ratings):
-    shared.test_bad_input_gets_a_clear_error(cls, case, toy_ratings)
-
-
-@pytest.mark.parametrize("cls", BASELINES, ids=_name)
-def test_predict_rejects_ids_of_another_kind(cls, toy_ratings):
-    shared.test_predict_rejects_ids_of_another_kind(cls, toy_ratings)
-
-
-@pytest.mark.parametrize("cls", TORCH_BASELINES, ids=_name)
-def test_cuda_request_fails_loudly_without_cuda(cls, toy_ratings):
-    shared.test_cuda_request_fails_loudly_without_cuda(cls, toy_ratings)
 
 
 # ------------------------------------------------------------ baseline behaviour
