@@ -14,7 +14,6 @@ extensions = [
 ]
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
-autodoc_default_options = {"members": False}
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 nitpicky = False

@@ -385,6 +385,30 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         _, (codes, known) = self._encode_known((self.user_ids_[:1], normalised))
         return codes, known, raw
 
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination (R^2) of the predictions of ``X`` against ``y``.
+
+        Warns with :class:`~skcrossvae.exceptions.UnknownIdsWarning` when more than half of the
+        pairs have an id unseen in ``fit`` (see :func:`skcrossvae.metrics.check_known_ids`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2)
+            User ids in the first column, item ids in the second.
+        y : array-like of shape (n_pairs,)
+            The true ratings.
+        sample_weight : array-like of shape (n_pairs,), default=None
+            Weights of the pairs in the score.
+
+        Returns
+        -------
+        score : float
+        """
+        from .metrics import check_known_ids
+
+        check_known_ids(self, X)
+        return super().score(X, y, sample_weight=sample_weight)
+
     def recommend(self, users, n=10, *, exclude_seen=True, items=None):
         """Top-``n`` items for each user, in raw ids, best first.
 

@@ -11,7 +11,11 @@ ratings. Two ranking protocols are available:
     The whole catalogue of items the user did not rate in training is ranked, through the
     estimator's ``recommend``; the user's relevant held-out items are the targets.
 
-:func:`ranking_scorer` wraps both protocols as scikit-learn scorers for ``GridSearchCV``.
+:func:`ranking_scorer` wraps both protocols as scikit-learn scorers for ``GridSearchCV``. The
+scorers, and :func:`catalog_ranking_score`, accept a fitted estimator or a fitted
+:class:`~sklearn.pipeline.Pipeline` ending in one: ``X`` goes through the steps before the last
+one, and the last step is scored on the (user id, item id) pairs that come out.
+:func:`check_known_ids` warns when most of the scored pairs have ids unseen in fit.
 """
 
 from numbers import Integral, Real
@@ -19,9 +23,11 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_consistent_length
 
-from skcrossvae._data import root_mean_square, split_id_columns
+from skcrossvae._data import encode_ids, root_mean_square, split_id_columns
+from skcrossvae.exceptions import UnknownIdsWarning
 
 __all__ = [
     "rmse",
@@ -31,10 +37,13 @@ __all__ = [
     "catalog_ranking_score",
     "ranking_scorer",
     "RankingScorer",
+    "check_known_ids",
 ]
 
 _METRICS = ("ndcg", "recall")
 _PROTOCOLS = ("heldout", "catalog")
+#: check_known_ids warns when the share of pairs with an unknown user or item exceeds this.
+_MAX_UNKNOWN_SHARE = 0.5
 
 
 def _check_ratings(values, name):
@@ -129,6 +138,112 @@ def _pair_columns(X):
         # dtype=object keeps int user ids ints when item ids are strings (no str coercion)
         pairs = np.asarray(X, dtype=object)
     return split_id_columns(pairs)
+
+
+def _final_estimator(estimator, X):
+    """The estimator that is scored and the (user id, item id) pairs it sees.
+
+    A :class:`~sklearn.pipeline.Pipeline`, nested or not, is unwrapped: ``X`` goes through
+    every step but the last (``pipeline[:-1].transform(X)``; ``'passthrough'`` steps leave it
+    as it is) and the last step is the estimator. Anything else is returned with ``X``.
+    """
+    while isinstance(estimator, Pipeline):
+        name, final = estimator.steps[-1]
+        if final is None or isinstance(final, str):
+            raise ValueError(
+                f"the last step of the pipeline ({name!r}) is {final!r}; a ranking scorer needs "
+                "a pipeline that ends in a fitted recommender."
+            )
+        if len(estimator.steps) > 1:
+            X = estimator[:-1].transform(X)
+        estimator = final
+    return estimator, X
+
+
+def _warn_if_mostly_unknown(estimator, X):
+    """The check of :func:`check_known_ids` on an estimator that is not a pipeline."""
+    user_ids = getattr(estimator, "user_ids_", None)
+    item_ids = getattr(estimator, "item_ids_", None)
+    if user_ids is None or item_ids is None:
+        return None
+    # the estimators validate X with check_array(dtype=None) before splitting its columns
+    pairs = check_array(X, dtype=None, ensure_min_samples=0, input_name="X")
+    users, items = split_id_columns(pairs)
+    if len(users) == 0:
+        return 0.0
+    _, user_known = encode_ids(np.asarray(user_ids), users, "user")
+    _, item_known = encode_ids(np.asarray(item_ids), items, "item")
+    n_unknown = int(np.count_nonzero(~(user_known & item_known)))
+    share = n_unknown / len(users)
+    if share > _MAX_UNKNOWN_SHARE:
+        warnings.warn(
+            f"{share:.0%} of the pairs scored ({n_unknown} of {len(users)}) have a user or an "
+            f"item that {type(estimator).__name__} did not see in fit "
+            f"({np.count_nonzero(~user_known)} an unknown user, "
+            f"{np.count_nonzero(~item_known)} an unknown item). Their predictions are "
+            "fallbacks, so the score mostly measures those. Split the ratings so that test "
+            "users and items also have training ratings: use "
+            "skcrossvae.model_selection.RatingKFold, or shuffle the ratings before splitting "
+            "(e.g. KFold(shuffle=True); an unshuffled KFold on a table sorted by user tests "
+            "users absent from training).",
+            UnknownIdsWarning,
+            stacklevel=3,
+        )
+    return share
+
+
+def check_known_ids(estimator, X):
+    """Warn when most (user, item) pairs of ``X`` have an id the estimator did not see in fit.
+
+    The ranking scorers of this module run this check on the pairs they score.
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Pipeline
+        An estimator with the ``user_ids_`` and ``item_ids_`` vocabularies that the
+        estimators of skcrossvae set in ``fit``, or a :class:`~sklearn.pipeline.Pipeline`
+        ending in one (``X`` then goes through the steps before the last one first).
+        Estimators without these attributes are not checked.
+    X : array-like of shape (n_pairs, 2)
+        (user id, item id) pairs: ndarray, list of pairs or two-column DataFrame.
+
+    Returns
+    -------
+    share : float or None
+        The share of the pairs whose user or item is not in the vocabularies, in [0, 1]
+        (0 for no pair); None when the estimator has no vocabularies to compare with.
+
+    Warns
+    -----
+    UnknownIdsWarning
+        When ``share`` is greater than 0.5. The warning gives the share and the numbers of
+        pairs with an unknown user and with an unknown item.
+
+    Raises
+    ------
+    ValueError
+        When ``X`` does not have two id columns, or its ids are of another kind (numbers or
+        strings) than the ids seen in fit.
+
+    Notes
+    -----
+    Pairs with an unknown id get fallback predictions, so a score over mostly such pairs says
+    little about the model. A split that puts whole users in the test part causes this, for
+    example ``KFold`` without shuffling on a table sorted by user, as MovieLens files are;
+    :class:`~skcrossvae.model_selection.RatingKFold` keeps every test user and item in
+    training.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossvae.metrics import check_known_ids
+    >>> class Fitted:
+    ...     user_ids_, item_ids_ = np.array([1, 2]), np.array([10, 20])
+    >>> check_known_ids(Fitted(), [[1, 10], [2, 20], [3, 10], [1, 30]])
+    0.5
+    """
+    estimator, X = _final_estimator(estimator, X)
+    return _warn_if_mostly_unknown(estimator, X)
 
 
 def _encode_users(users):
@@ -335,11 +450,15 @@ def catalog_ranking_score(estimator, X, y, metric="ndcg", k=20, threshold=3.0):
 
     Parameters
     ----------
-    estimator : fitted estimator
+    estimator : fitted estimator or Pipeline
         Must have ``recommend(users, n, exclude_seen)`` returning ``(item_ids, scores)``,
-        two arrays of shape (n_users, n) in raw item ids, best first.
+        two arrays of shape (n_users, n) in raw item ids, best first. A
+        :class:`~sklearn.pipeline.Pipeline` (possibly nested) ending in such an estimator
+        is accepted: ``X`` goes through the steps before the last one, and the last step
+        ranks the users of the transformed pairs.
     X : array-like of shape (n_ratings, 2)
-        Held-out (user id, item id) pairs: ndarray, list of pairs or two-column DataFrame.
+        Held-out (user id, item id) pairs: ndarray, list of pairs or two-column DataFrame;
+        for a pipeline, any input its first step accepts.
     y : array-like of shape (n_ratings,)
         Held-out ratings.
     metric : {'ndcg', 'recall'}, default='ndcg'
@@ -354,6 +473,12 @@ def catalog_ranking_score(estimator, X, y, metric="ndcg", k=20, threshold=3.0):
     float
         The metric averaged over the users kept; NaN (with an ``UndefinedMetricWarning``)
         if no user qualifies.
+
+    Warns
+    -----
+    UnknownIdsWarning
+        When more than half of the pairs have a user or an item unseen in fit (see
+        :func:`check_known_ids`).
 
     Notes
     -----
@@ -374,6 +499,13 @@ def catalog_ranking_score(estimator, X, y, metric="ndcg", k=20, threshold=3.0):
     metric = _check_metric(metric)
     k = _check_k(k)
     threshold = _check_threshold(threshold)
+    estimator, X = _final_estimator(estimator, X)
+    _warn_if_mostly_unknown(estimator, X)
+    return _catalog_score(estimator, X, y, metric, k, threshold)
+
+
+def _catalog_score(estimator, X, y, metric, k, threshold):
+    """:func:`catalog_ranking_score` for checked arguments and an estimator, not a pipeline."""
     if not hasattr(estimator, "recommend"):
         raise TypeError(
             f"the catalog protocol needs an estimator with a recommend method; "
@@ -444,6 +576,10 @@ class RankingScorer:
 
     Build it with :func:`ranking_scorer`, which documents the parameters. Instances are
     plain picklable objects, so they work with ``GridSearchCV(n_jobs=...)``.
+
+    The estimator scored may be a :class:`~sklearn.pipeline.Pipeline` (possibly nested)
+    ending in a recommender: ``X`` then goes through the steps before the last one, and the
+    last step is scored on the (user id, item id) pairs that come out.
     """
 
     def __init__(self, metric="ndcg", k=20, threshold=3.0, protocol="heldout"):
@@ -455,12 +591,37 @@ class RankingScorer:
         self.protocol = protocol
 
     def __call__(self, estimator, X, y):
-        """Score the fitted ``estimator`` on held-out pairs ``X`` and ratings ``y``."""
+        """Score the fitted ``estimator`` on held-out pairs ``X`` and ratings ``y``.
+
+        Parameters
+        ----------
+        estimator : fitted estimator or Pipeline
+            A recommender with ``predict`` (``'heldout'`` protocol) or ``recommend``
+            (``'catalog'``), or a :class:`~sklearn.pipeline.Pipeline` ending in one.
+        X : array-like of shape (n_ratings, 2)
+            Held-out (user id, item id) pairs; for a pipeline, any input its first step
+            accepts, provided the steps before the last one turn it into such pairs.
+        y : array-like of shape (n_ratings,)
+            Held-out ratings.
+
+        Returns
+        -------
+        float
+            The metric, greater is better; NaN if no user qualifies.
+
+        Warns
+        -----
+        UnknownIdsWarning
+            When more than half of the pairs have a user or an item unseen in fit (see
+            :func:`check_known_ids`).
+        """
+        final, pairs = _final_estimator(estimator, X)
+        _warn_if_mostly_unknown(final, pairs)
         if self.protocol == "catalog":
-            return catalog_ranking_score(estimator, X, y, self.metric, self.k, self.threshold)
-        users, _ = _pair_columns(X)
+            return _catalog_score(final, pairs, y, self.metric, self.k, self.threshold)
+        users, _ = _pair_columns(pairs)
         return _heldout_ranking_score(
-            self.metric, users, y, estimator.predict(X), self.k, self.threshold
+            self.metric, users, y, final.predict(pairs), self.k, self.threshold
         )
 
     def __repr__(self):
@@ -474,7 +635,13 @@ def ranking_scorer(metric, k=20, threshold=3.0, protocol="heldout"):
     """A scorer for ``GridSearchCV`` / ``cross_validate`` computing NDCG@k or Recall@k.
 
     The callable groups the ratings by the user column of ``X`` (its first column).
-    Greater is better for both metrics, as scikit-learn scorers expect.
+    Greater is better for both metrics, as scikit-learn scorers expect. It scores a fitted
+    estimator or a fitted :class:`~sklearn.pipeline.Pipeline` (possibly nested) ending in
+    one: ``X`` then goes through the steps before the last one (for example a step that
+    selects the user and item columns of a wider DataFrame), and the last step is scored
+    on the pairs that come out, grouped by their first column. It warns with
+    :class:`~skcrossvae.exceptions.UnknownIdsWarning` when more than half of the pairs have
+    a user or an item unseen in fit (see :func:`check_known_ids`).
 
     Parameters
     ----------

@@ -7,14 +7,18 @@
 - :func:`predefined_split`: the fixed train / validation split as a ``PredefinedSplit`` so
   that ``GridSearchCV`` selects hyper-parameters on the paper's validation set.
 - :func:`paper_param_grid`: the paper's constrained grid for ``CrossFeedbackVAERegressor``.
+- :class:`RatingKFold`: a K-fold cross-validator over ratings whose test users and items
+  always have training ratings, for ``cross_validate`` and ``GridSearchCV``.
 """
 
 from itertools import product
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.model_selection import PredefinedSplit
+from sklearn.model_selection import BaseCrossValidator, PredefinedSplit
 from sklearn.utils import check_consistent_length, check_random_state
+
+from skcrossvae._data import build_vocabulary, normalise_id_column
 
 __all__ = [
     "PAPER_SPARSITY_FRACTIONS",
@@ -22,6 +26,7 @@ __all__ = [
     "sparsity_split",
     "predefined_split",
     "paper_param_grid",
+    "RatingKFold",
 ]
 
 #: Training fractions of the paper's sparsity experiment (Fig. 3).
@@ -313,3 +318,227 @@ def paper_param_grid(scale="full", preset="paper", prefix=""):
 
         grid = [{**{name: [value] for name, value in PAPER_PARAMS.items()}, **part} for part in grid]
     return [{prefix + name: values for name, values in part.items()} for part in grid]
+
+
+def _id_column_codes(X, columns):
+    """Codes of the user and item ids of ``X`` (positions in their sorted vocabularies)."""
+    if hasattr(X, "iloc"):
+        frame = X if columns is None else X[list(columns)]
+        pairs = frame.to_numpy()
+    else:
+        # dtype=object keeps int user ids ints when item ids are strings (no str coercion)
+        pairs = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
+        if columns is not None:
+            if pairs.ndim != 2:
+                raise ValueError(f"X must be two-dimensional; got shape {pairs.shape}.")
+            pairs = pairs[:, list(columns)]
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        shape = pairs.shape
+        hint = (
+            "pass columns=[user column, item column] (names for a DataFrame, positions for "
+            "an array) to say which ones hold the ids"
+            if columns is None and pairs.ndim == 2
+            else "select the user and item id columns"
+        )
+        raise ValueError(
+            f"RatingKFold splits (user id, item id) pairs: X must have two columns; got shape "
+            f"{shape}; {hint}."
+        )
+    return tuple(
+        build_vocabulary(normalise_id_column(pairs[:, k], name))[1]
+        for k, name in enumerate(("user", "item"))
+    )
+
+
+class RatingKFold(BaseCrossValidator):
+    """K-fold cross-validation over ratings that never tests a user or item unseen in training.
+
+    The ratings are shuffled and each user's ratings are spread over the ``n_splits`` test
+    folds, so that every user and every item of a test fold also has ratings in the
+    training part of that split. Ratings of users or items with too few ratings to be spread
+    stay in training in every split. Use it as ``cv=`` in
+    :func:`~sklearn.model_selection.cross_validate` or
+    :class:`~sklearn.model_selection.GridSearchCV`.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds, at least 2.
+    shuffle : bool, default=True
+        Shuffle the ratings before spreading them over the folds. ``False`` spreads each
+        user's ratings in their input order and takes the users in sorted order.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffle; an int gives the same folds at every call of :meth:`split`.
+        Must be None when ``shuffle=False``.
+    columns : sequence of two labels or positions, default=None
+        The user and item id columns of ``X``: names for a DataFrame, positions for an
+        array or a list of rows. None: ``X`` must have exactly these two columns. Give them
+        when ``X`` is a wider table that a :class:`~sklearn.pipeline.Pipeline` narrows to
+        the id columns.
+
+    See Also
+    --------
+    skcrossvae.metrics.check_known_ids : Warns when most scored pairs have unseen ids.
+
+    Notes
+    -----
+    With ``K = n_splits``, the folds are built as follows.
+
+    1. A rating can be tested only if its user and its item both have at least ``K``
+       ratings; the other ratings are in the training part of every split.
+    2. The testable ratings are shuffled, grouped by user (the users in a random order), and
+       dealt to the folds in turn, ``0, 1, ..., K - 1, 0, 1, ...``, continuing from one user
+       to the next: each user's testable ratings are spread over the folds as evenly as
+       possible, and the fold sizes differ by at most one.
+    3. Where all the ratings of an item fell in one fold, one of them moves to the training
+       side of every split, so the item keeps a training rating there.
+
+    Every rating is in at most one test fold, and the training part of split ``f`` is all
+    the ratings not in fold ``f``. So every user and item of a test fold has at least one
+    training rating in that split: a user with ``t`` testable ratings has at most
+    ``ceil(t / K)`` of them in one fold, fewer than its at least ``K`` ratings, and step 3
+    sees to the items. The fold sizes differ by at most one plus the number of ratings moved
+    in step 3.
+
+    A ValueError is raised when no rating can be tested or a fold would be empty, with the
+    numbers that explain why.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import cross_validate
+    >>> from skcrossvae.datasets import make_ratings
+    >>> from skcrossvae.model_selection import RatingKFold
+    >>> X, y, _ = make_ratings(30, 20, n_ratings=300, random_state=0)
+    >>> cv = RatingKFold(3, random_state=0)
+    >>> for train, test in cv.split(X):
+    ...     assert set(X[test, 0]) <= set(X[train, 0])
+    ...     assert set(X[test, 1]) <= set(X[train, 1])
+    >>> cv.get_n_splits()
+    3
+    """
+
+    def __init__(self, n_splits=5, *, shuffle=True, random_state=None, columns=None):
+        if isinstance(n_splits, bool) or not isinstance(n_splits, Integral):
+            raise ValueError(
+                f"n_splits must be an integer >= 2; got {n_splits!r} of type "
+                f"{type(n_splits).__name__}."
+            )
+        if n_splits < 2:
+            raise ValueError(
+                f"n_splits must be at least 2 (one fold to test, at least one to train); "
+                f"got {n_splits}."
+            )
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False; got {shuffle!r}.")
+        if not shuffle and random_state is not None:
+            raise ValueError(
+                "random_state has no effect when shuffle=False; leave it to None or set "
+                "shuffle=True."
+            )
+        if columns is not None and (isinstance(columns, str) or len(columns) != 2):
+            raise ValueError(
+                f"columns must name the user and the item id columns (two labels or "
+                f"positions); got {columns!r}."
+            )
+        self.n_splits = int(n_splits)
+        self.shuffle = bool(shuffle)
+        self.random_state = random_state
+        self.columns = None if columns is None else tuple(columns)
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Number of splits, ``n_splits``.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored; present for compatibility with scikit-learn.
+
+        Returns
+        -------
+        int
+            ``n_splits``.
+        """
+        return self.n_splits
+
+    def split(self, X, y=None, groups=None):
+        """Indices of the training and test ratings of each split.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_ratings, 2)
+            (user id, item id) pairs: ndarray, list of pairs or DataFrame, ids integers or
+            strings; with ``columns``, a wider table holding them.
+        y : array-like of shape (n_ratings,), default=None
+            Ignored (checked for length only).
+        groups : object, default=None
+            Ignored; present for compatibility with scikit-learn.
+
+        Yields
+        ------
+        train : ndarray of int
+            Sorted positions of the training ratings of the split.
+        test : ndarray of int
+            Sorted positions of the test ratings of the split.
+
+        Raises
+        ------
+        ValueError
+            When ``X`` does not hold two id columns, no rating can be tested, or a test
+            fold would be empty.
+        """
+        if y is not None:
+            check_consistent_length(X, y)
+        folds = self._test_folds(X)
+        positions = np.arange(len(folds))
+        for fold in range(self.n_splits):
+            in_test = folds == fold
+            yield positions[~in_test], positions[in_test]
+
+    def _test_folds(self, X):
+        """The test fold of each rating, -1 for the ratings that are never tested."""
+        users, items = _id_column_codes(X, self.columns)
+        n_ratings, n_folds = len(users), self.n_splits
+        user_counts, item_counts = np.bincount(users), np.bincount(items)
+        testable = (user_counts[users] >= n_folds) & (item_counts[items] >= n_folds)
+        n_testable = int(np.count_nonzero(testable))
+        if n_testable == 0:
+            raise ValueError(
+                f"RatingKFold(n_splits={n_folds}) can test no rating: a rating is tested only "
+                f"if its user and its item both have at least {n_folds} ratings, and none of "
+                f"the {n_ratings} ratings does ({np.count_nonzero(user_counts >= n_folds)} of "
+                f"{len(user_counts)} users and {np.count_nonzero(item_counts >= n_folds)} of "
+                f"{len(item_counts)} items have that many). Use fewer splits or more ratings."
+            )
+
+        if self.shuffle:
+            rng = check_random_state(self.random_state)
+            rating_order = rng.permutation(n_ratings)
+            user_order = rng.permutation(len(user_counts))
+        else:
+            rating_order = np.arange(n_ratings)
+            user_order = np.arange(len(user_counts))
+        shuffled_rank = np.empty(n_ratings, dtype=np.int64)
+        shuffled_rank[rating_order] = np.arange(n_ratings)
+        candidates = np.flatnonzero(testable)
+        # np.lexsort sorts by the last key first: by user (in user_order), then shuffled rank
+        dealt = candidates[np.lexsort((shuffled_rank[candidates], user_order[users[candidates]]))]
+        folds = np.full(n_ratings, -1, dtype=np.int64)
+        folds[dealt] = np.arange(n_testable) % n_folds
+
+        # an item whose ratings all fell in one fold keeps one of them (the first dealt) in training
+        fold_items = items[dealt].astype(np.int64) * n_folds + folds[dealt]
+        tested_per_fold = np.bincount(fold_items, minlength=len(item_counts) * n_folds)
+        keys, first = np.unique(fold_items, return_index=True)
+        alone = tested_per_fold[keys] == item_counts[keys // n_folds]
+        folds[dealt[first[alone]]] = -1
+
+        fold_sizes = np.bincount(folds[folds >= 0], minlength=n_folds)
+        if fold_sizes.min() == 0:
+            raise ValueError(
+                f"RatingKFold(n_splits={n_folds}) would leave test fold "
+                f"{int(np.argmin(fold_sizes))} empty: only {int(fold_sizes.sum())} of the "
+                f"{n_ratings} ratings can be tested (their user and item have at least "
+                f"{n_folds} ratings, and each item keeps one in training). Use fewer splits "
+                "or more ratings."
+            )
+        return folds

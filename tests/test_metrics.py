@@ -1,4 +1,5 @@
-"""Tests of skcrossvae.metrics: RMSE/MAE, the paper's NDCG@k / Recall@k and the scorers."""
+"""Tests of skcrossvae.metrics: RMSE/MAE, the paper's NDCG@k / Recall@k, the scorers (also on
+pipelines) and the check of unknown ids."""
 
 import math
 import pickle
@@ -8,11 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import ndcg_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
+from skcrossvae.exceptions import UnknownIdsWarning
 from skcrossvae.metrics import (
     catalog_ranking_score,
+    check_known_ids,
     mae,
     ndcg_at_k,
     ranking_scorer,
@@ -377,3 +384,170 @@ def test_scorer_repr_and_pickling():
 def test_ranking_scorer_validates_its_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ranking_scorer(**kwargs)
+
+
+# ---------------------------------------------------------------- pipelines
+
+
+class ItemOrder(RegressorMixin, BaseEstimator):
+    """A fittable stand-in recommender with the vocabularies of skcrossvae's estimators.
+
+    It predicts the item id itself and recommends the items of the highest ids, so rankings
+    are known in advance; it refuses anything but two columns, as the estimators do.
+    """
+
+    @staticmethod
+    def _columns(X):
+        pairs = np.asarray(X)
+        if pairs.ndim != 2 or pairs.shape[1] != 2:
+            raise ValueError(f"X must have exactly two columns; got shape {pairs.shape}.")
+        return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+
+    def fit(self, X, y):
+        users, items = self._columns(X)
+        self.user_ids_, self.item_ids_ = np.unique(users), np.unique(items)
+        self.n_items_ = len(self.item_ids_)
+        return self
+
+    def predict(self, X):
+        return self._columns(X)[1].astype(float)
+
+    def recommend(self, users, n=10, exclude_seen=True):
+        best = self.item_ids_[::-1][:n]
+        return np.tile(best, (len(users), 1)), np.tile(np.arange(len(best), 0, -1.0), (len(users), 1))
+
+
+def wide_ratings(n_users=6, n_items=8, seed=0):
+    """A DataFrame with the ids in the middle of other columns, and its ratings."""
+    rng = np.random.default_rng(seed)
+    users, items = np.nonzero(rng.random((n_users, n_items)) < 0.7)
+    frame = pd.DataFrame({"age": rng.integers(18, 80, len(users)), "user": users, "item": items,
+                          "note": ["x"] * len(users)})
+    return frame, rng.integers(1, 6, len(users)).astype(float)
+
+
+def select_ids(frame):
+    return frame[["user", "item"]]
+
+
+ID_SELECTORS = {
+    "column transformer": lambda: ColumnTransformer(
+        [("ids", "passthrough", ["user", "item"])], remainder="drop"
+    ),
+    "function transformer": lambda: FunctionTransformer(select_ids),
+}
+
+
+@pytest.mark.parametrize("selector", ID_SELECTORS)
+@pytest.mark.parametrize("protocol", ["heldout", "catalog"])
+@pytest.mark.parametrize("metric", ["ndcg", "recall"])
+def test_scorers_score_the_last_step_of_a_pipeline_on_the_transformed_pairs(
+    selector, protocol, metric
+):
+    frame, y = wide_ratings()
+    pipeline = Pipeline([("ids", ID_SELECTORS[selector]()), ("model", ItemOrder())]).fit(frame, y)
+    pairs = frame[["user", "item"]].to_numpy()
+    scorer = ranking_scorer(metric, k=3, protocol=protocol)
+    # the wide frame cannot be scored directly: the final step needs the selected columns
+    with pytest.raises(ValueError, match="two columns"):
+        scorer(pipeline[-1], frame, y)
+    expected = scorer(pipeline[-1], pairs, y)
+    assert scorer(pipeline, frame, y) == pytest.approx(expected)
+    if protocol == "heldout":
+        assert expected == pytest.approx(
+            RANKING_METRICS[metric](pairs[:, 0], y, pairs[:, 1].astype(float), k=3)
+        )
+    else:
+        assert catalog_ranking_score(pipeline, frame, y, metric, k=3) == pytest.approx(expected)
+
+
+def test_scorers_unwrap_nested_pipelines_and_passthrough_steps():
+    frame, y = wide_ratings(seed=1)
+    pairs = frame[["user", "item"]].to_numpy()
+    inner = Pipeline([("nothing", "passthrough"), ("model", ItemOrder())])
+    nested = Pipeline([("ids", FunctionTransformer(select_ids)), ("inner", inner)]).fit(frame, y)
+    only_model = make_pipeline(ItemOrder()).fit(pairs, y)
+    for protocol in ("heldout", "catalog"):
+        scorer = ranking_scorer("ndcg", k=3, protocol=protocol)
+        expected = scorer(nested[-1][-1], pairs, y)
+        assert scorer(nested, frame, y) == pytest.approx(expected)
+        assert scorer(only_model, pairs, y) == pytest.approx(expected)
+
+
+def test_scorers_reject_a_pipeline_without_a_final_estimator():
+    frame, y = wide_ratings()
+    pipeline = Pipeline([("ids", FunctionTransformer(select_ids)), ("model", "passthrough")])
+    pipeline.fit(frame, y)
+    with pytest.raises(ValueError, match=r"last step of the pipeline \('model'\) is 'passthrough'"):
+        ranking_scorer("ndcg", k=3)(pipeline, frame, y)
+    with pytest.raises(TypeError, match="FunctionTransformer has none"):
+        ranking_scorer("ndcg", k=3, protocol="catalog")(
+            make_pipeline(FunctionTransformer(select_ids)).fit(frame, y), frame, y
+        )
+
+
+# ---------------------------------------------------------------- unknown ids
+
+
+class Vocabularies:
+    """A fitted estimator's vocabularies only: users 1, 2 and items 10, 20."""
+
+    user_ids_ = np.array([1, 2])
+    item_ids_ = np.array([10, 20])
+
+
+def test_check_known_ids_returns_the_share_and_warns_above_one_half():
+    known, unknown_user, unknown_item = [1, 10], [3, 10], [2, 30]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownIdsWarning)
+        assert check_known_ids(Vocabularies(), [known, known]) == 0.0
+        assert check_known_ids(Vocabularies(), [known, unknown_user]) == 0.5
+        assert check_known_ids(Vocabularies(), np.empty((0, 2), dtype=int)) == 0.0
+    with pytest.warns(UnknownIdsWarning) as record:
+        share = check_known_ids(Vocabularies(), [known, unknown_user, unknown_item, [4, 40]])
+    assert share == 0.75
+    message = str(record[0].message)
+    assert "75% of the pairs scored (3 of 4)" in message
+    assert "2 an unknown user, 2 an unknown item" in message
+    assert "skcrossvae.model_selection.RatingKFold" in message
+    assert "KFold(shuffle=True)" in message
+    assert issubclass(UnknownIdsWarning, UserWarning)
+
+
+def test_check_known_ids_compares_ids_as_the_estimators_normalise_them():
+    class StringItems:
+        user_ids_ = np.array([1, 2])
+        item_ids_ = np.array(["a", "b"])
+
+    frame = pd.DataFrame({"user": [1, 2, 2], "item": ["a", "b", "c"]})
+    assert check_known_ids(StringItems(), frame) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="item ids were strings at fit time but are numbers now"):
+        check_known_ids(StringItems(), [[1, 1], [2, 2]])
+    with pytest.raises(ValueError, match="exactly two columns"):
+        check_known_ids(StringItems(), np.zeros((2, 3)))
+
+
+def test_check_known_ids_skips_estimators_without_vocabularies_and_unwraps_pipelines():
+    assert check_known_ids(ItemOrder.__new__(ItemOrder), [[1, 2]]) is None
+    frame, y = wide_ratings()
+    pipeline = make_pipeline(FunctionTransformer(select_ids), ItemOrder()).fit(frame, y)
+    assert check_known_ids(pipeline, frame) == 0.0
+    shifted = frame.assign(user=frame["user"] + 100)
+    with pytest.warns(UnknownIdsWarning, match="100% of the pairs scored"):
+        assert check_known_ids(pipeline, shifted) == 1.0
+
+
+@pytest.mark.parametrize("protocol", ["heldout", "catalog"])
+def test_scorers_warn_when_most_pairs_have_unknown_ids(protocol):
+    frame, y = wide_ratings(n_users=8)
+    pairs = frame[["user", "item"]].to_numpy()
+    first_users = pairs[:, 0] < 2
+    model = ItemOrder().fit(pairs[first_users], y[first_users])
+    scorer = ranking_scorer("ndcg", k=3, protocol=protocol)
+    with pytest.warns(UnknownIdsWarning, match="an unknown user"):
+        quiet(scorer, model, pairs[~first_users], y[~first_users])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownIdsWarning)
+        quiet(scorer, model, pairs[first_users], y[first_users])
+    with pytest.warns(UnknownIdsWarning):
+        quiet(catalog_ranking_score, model, pairs[~first_users], y[~first_users], k=3)

@@ -1,4 +1,5 @@
-"""Tests of skcrossvae.model_selection: the paper's splits, grid and GridSearchCV integration."""
+"""Tests of skcrossvae.model_selection: the paper's splits, grid, RatingKFold and GridSearchCV
+integration."""
 
 from itertools import product
 
@@ -7,16 +8,24 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
+from sklearn.model_selection import (
+    GridSearchCV,
+    ParameterGrid,
+    PredefinedSplit,
+    check_cv,
+    cross_validate,
+)
 
 from skcrossvae.metrics import ndcg_at_k, ranking_scorer, recall_at_k
 from skcrossvae.model_selection import (
     PAPER_SPARSITY_FRACTIONS,
+    RatingKFold,
     paper_param_grid,
     predefined_split,
     sparsity_split,
     train_val_test_split,
 )
+from skcrossvae.testing import rating_tables
 
 
 class BiasRegressor(RegressorMixin, BaseEstimator):
@@ -325,3 +334,172 @@ def test_grid_search_selects_on_the_validation_set_with_ranking_scorers(as_frame
     assert search.cv_results_["mean_test_rmse"][best] == pytest.approx(
         -np.sqrt(np.mean((model.predict(X_val) - np.asarray(y_val)) ** 2))
     )
+
+
+# ---------------------------------------------------------------- RatingKFold
+
+
+def id_codes(X):
+    """User and item codes of pairs (integers or strings), for checking splits."""
+    pairs = X.to_numpy() if hasattr(X, "iloc") else np.asarray(X, dtype=object)
+    return tuple(np.unique(pairs[:, k].astype(str), return_inverse=True)[1] for k in range(2))
+
+
+def check_rating_folds(users, items, splits, n_splits):
+    """Assert the rules of RatingKFold on the splits of pairs with these user and item codes."""
+    n_ratings = len(users)
+    assert len(splits) == n_splits
+    test_count = np.zeros(n_ratings, dtype=int)
+    fold_of = np.full(n_ratings, -1)
+    for fold, (train, test) in enumerate(splits):
+        assert train.dtype.kind == test.dtype.kind == "i"
+        assert (np.diff(train) > 0).all() and (np.diff(test) > 0).all()
+        assert np.array_equal(np.union1d(train, test), np.arange(n_ratings))
+        assert len(test) > 0 and len(np.intersect1d(train, test)) == 0
+        # every test user and item has a rating in the training part of the split
+        assert set(users[test]) <= set(users[train])
+        assert set(items[test]) <= set(items[train])
+        test_count[test] += 1
+        fold_of[test] = fold
+    assert test_count.max() <= 1  # each rating is in at most one test fold
+    user_counts, item_counts = np.bincount(users), np.bincount(items)
+    testable = (user_counts[users] >= n_splits) & (item_counts[items] >= n_splits)
+    assert not (test_count.astype(bool) & ~testable).any()  # rare users and items stay in training
+    tested = fold_of >= 0
+    # each item keeps at most one testable rating out of the test folds (step 3)
+    kept_back = np.bincount(items[testable & ~tested], minlength=len(item_counts))
+    assert kept_back.max(initial=0) <= 1
+    # folds as balanced as the moves of step 3 allow, over all ratings and for each user
+    fold_sizes = np.bincount(fold_of[tested], minlength=n_splits)
+    assert fold_sizes.max() - fold_sizes.min() <= 1 + np.count_nonzero(testable & ~tested)
+    for user in np.unique(users[testable]):
+        mine = users == user
+        per_fold = np.bincount(fold_of[mine & tested], minlength=n_splits)
+        assert per_fold.max() - per_fold.min() <= 1 + np.count_nonzero(mine & testable & ~tested)
+    return fold_of
+
+
+def fold_tests(cv, X):
+    """The test indices of each split."""
+    return [test for _, test in cv.split(X)]
+
+
+def same_folds(first, second):
+    return all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    rating_tables(max_users=15, max_items=15),
+    st.integers(2, 5),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_rating_kfold_follows_its_rules_on_random_tables(table, n_splits, shuffle, seed):
+    X, y = table
+    cv = RatingKFold(n_splits, shuffle=shuffle, random_state=seed if shuffle else None)
+    users, items = id_codes(X)
+    user_counts, item_counts = np.bincount(users), np.bincount(items)
+    n_testable = np.count_nonzero(
+        (user_counts[users] >= n_splits) & (item_counts[items] >= n_splits)
+    )
+    try:
+        splits = list(cv.split(X, y))
+    except ValueError as error:
+        if n_testable == 0:
+            assert "can test no rating" in str(error)
+        else:
+            assert "would leave test fold" in str(error) and "empty" in str(error)
+        return
+    assert n_testable >= n_splits
+    fold_of = check_rating_folds(users, items, splits, n_splits)
+    # a seed gives the same folds at every call, and a DataFrame the same as an array
+    again = fold_tests(cv, pd.DataFrame(X, columns=["user", "item"]))
+    assert same_folds([test for _, test in splits], again)
+    assert fold_of.max() == n_splits - 1
+
+
+@pytest.mark.parametrize("n_splits", [2, 3, 5])
+def test_rating_kfold_on_a_dense_table_tests_nearly_everything_in_even_folds(n_splits):
+    X, y = toy_ratings(density=0.6)
+    splits = list(RatingKFold(n_splits, random_state=0).split(X, y))
+    fold_of = check_rating_folds(X[:, 0], X[:, 1], splits, n_splits)
+    sizes = np.bincount(fold_of[fold_of >= 0])
+    assert sizes.max() - sizes.min() <= 1
+    assert sizes.sum() == len(y)  # every user and item has at least 5 ratings: all tested
+
+
+def test_rating_kfold_is_reproducible_and_shuffles():
+    X, _ = toy_ratings()
+    seeded = fold_tests(RatingKFold(3, random_state=0), X)
+    assert same_folds(seeded, fold_tests(RatingKFold(3, random_state=0), X))
+    assert not same_folds(seeded, fold_tests(RatingKFold(3, random_state=1), X))
+    unshuffled = fold_tests(RatingKFold(3, shuffle=False), X)
+    assert same_folds(unshuffled, fold_tests(RatingKFold(3, shuffle=False), X))
+    # without shuffling, the first user's ratings are dealt to folds 0, 1, 2 in input order
+    first_ratings = np.flatnonzero(X[:, 0] == 0)[:3]
+    assert [next(f for f, test in enumerate(unshuffled) if i in test) for i in first_ratings] == [
+        0, 1, 2
+    ]
+
+
+def test_rating_kfold_accepts_lists_string_ids_and_wider_frames():
+    X, y = toy_ratings(n_users=12, n_items=10, density=0.8)
+    expected = fold_tests(RatingKFold(2, random_state=0), X)
+    as_list = [(int(u), int(i)) for u, i in X]
+    frame = pd.DataFrame({"rating": y, "item": X[:, 1], "user": X[:, 0], "age": 30})
+    for data, columns in ((as_list, None), (frame, ["user", "item"]),
+                          (np.column_stack([y, X[:, 1], X[:, 0]]), [2, 1])):
+        assert same_folds(expected, fold_tests(RatingKFold(2, random_state=0, columns=columns), data))
+    strings = np.array([(f"u{u}", f"i{i}") for u, i in X], dtype=object)
+    mixed = pd.DataFrame({"user": X[:, 0], "item": [f"i{i}" for i in X[:, 1]]})
+    for data in (strings, mixed):
+        check_rating_folds(*id_codes(data), list(RatingKFold(2, random_state=0).split(data)), 2)
+
+
+def test_rating_kfold_follows_the_splitter_protocol():
+    X, y = toy_ratings()
+    cv = RatingKFold(4, random_state=0)
+    assert cv.get_n_splits() == cv.get_n_splits(X, y) == 4
+    assert check_cv(cv) is cv
+    assert repr(cv) == "RatingKFold(columns=None, n_splits=4, random_state=0, shuffle=True)"
+    results = cross_validate(BiasRegressor(), X, y, cv=cv,
+                             scoring={"rmse": "neg_root_mean_squared_error",
+                                      "ndcg@5": ranking_scorer("ndcg", k=5)})
+    assert np.isfinite(results["test_rmse"]).all() and np.isfinite(results["test_ndcg@5"]).all()
+    search = GridSearchCV(BiasRegressor(), {"shrinkage": [0.1, 10.0]}, cv=cv,
+                          scoring="neg_root_mean_squared_error").fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"n_splits": 1}, ValueError, "n_splits must be at least 2"),
+        ({"n_splits": 0}, ValueError, "n_splits must be at least 2"),
+        ({"n_splits": 2.0}, ValueError, "n_splits must be an integer >= 2"),
+        ({"n_splits": True}, ValueError, "n_splits must be an integer >= 2"),
+        ({"shuffle": "yes"}, TypeError, "shuffle must be True or False"),
+        ({"shuffle": False, "random_state": 0}, ValueError, "no effect when shuffle=False"),
+        ({"columns": "user"}, ValueError, "columns must name the user and the item"),
+        ({"columns": ["user", "item", "rating"]}, ValueError, "columns must name"),
+    ],
+)
+def test_rating_kfold_rejects_bad_parameters(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        RatingKFold(**kwargs)
+
+
+def test_rating_kfold_explains_data_it_cannot_split():
+    # every user has one rating: none can be tested
+    X = np.array([[0, 0], [1, 0], [2, 1], [3, 1]])
+    with pytest.raises(ValueError, match=r"can test no rating.*0 of 4 users and 2 of 2 items"):
+        list(RatingKFold(2, random_state=0).split(X))
+    # two testable ratings cannot fill three folds
+    X = np.array([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2], [2, 0], [2, 1], [2, 2]])[:7]
+    with pytest.raises(ValueError, match="would leave test fold 2 empty"):
+        list(RatingKFold(3, shuffle=False).split(X))
+    with pytest.raises(ValueError, match=r"X must have two columns; got shape \(3, 3\); pass columns="):
+        list(RatingKFold(2).split(np.zeros((3, 3))))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        list(RatingKFold(2).split(X, np.ones(3)))

@@ -5,10 +5,12 @@ Loaders read files under a data home folder (``data_home`` argument, else the
 from the official address only when they are missing, downloads are allowed and an
 address is known. Every loader applies the same cleaning rules: ratings of 0 are dropped,
 and of a duplicated (user, item) pair only the last rating is kept (the most recent where
-timestamps exist); see :func:`drop_duplicate_ratings`.
+timestamps exist); see :func:`drop_duplicate_ratings`. :func:`ratings_from_frame` turns a
+table of your own ratings into the ``(X, y)`` the estimators take.
 """
 
 from ._amazon import load_amazon
+from ._frame import ratings_from_frame
 from ._home import DataIntegrityError, DataNotFoundError, get_data_home
 from ._movielens import load_movielens
 from ._ratings import drop_duplicate_ratings
@@ -27,4 +29,5 @@ __all__ = [
     "load_filmtrust",
     "load_movielens",
     "make_ratings",
+    "ratings_from_frame",
 ]
