@@ -145,7 +145,7 @@ class ConvNCF(PairModule):
 class RowAutoencoder(nn.Module):
     """An autoencoder over sparse rating rows whose output layer is evaluated only where needed.
 
-    Encoder: a sparse first layer (``embedding_bag`` over the row's entries) and dense layers
+    Encoder: a sparse first layer (a sparse product over the row's entries) and dense layers
     down to a ``n_components`` code (or to its mean and log-variance when ``variational``).
     Decoder: the mirrored dense layers, then an output layer with one weight row per column,
     gathered at the observed entries for training and applied densely to score all columns.
@@ -193,7 +193,7 @@ class RowAutoencoder(nn.Module):
         The KL divergence to N(0, I) is zero unless ``variational``. In training mode a
         variational code is sampled with ``generator``; in eval mode it is the posterior mean.
         """
-        hidden = self.input_layer(batch.columns, batch.offsets, self._input_weights(batch, generator))
+        hidden = self.input_layer(batch.pattern, self._input_weights(batch, generator))
         for layer in self.encoder:
             hidden = layer(self.activation(hidden))
         if self.variational:

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ._device import as_tensor
+from ._layers import SparsePattern
 
 
 @dataclass
@@ -16,8 +17,10 @@ class SideBatch:
     ----------
     rows : LongTensor (B,)
         Codes of the batch's rows.
-    offsets : LongTensor (B,)
-        Start of each row's entries in the flat arrays (``embedding_bag`` offsets).
+    pattern : SparsePattern
+        The rows' entries over the other side's codes (the rating matrix's pattern).
+    distinct_pattern : SparsePattern
+        The rows' entries over the positions in ``distinct``.
     columns : LongTensor (nnz,)
         Codes of the other side for each stored rating of the batch, row by row.
     inputs : FloatTensor (nnz,)
@@ -40,7 +43,8 @@ class SideBatch:
     """
 
     rows: torch.Tensor
-    offsets: torch.Tensor
+    pattern: SparsePattern
+    distinct_pattern: SparsePattern
     columns: torch.Tensor
     inputs: torch.Tensor
     segment: torch.Tensor
@@ -77,20 +81,21 @@ def _gather_rows(batch_rows, order, indptr):
     return order[shift + np.arange(total)], lengths
 
 
-def side_batches(rows, columns, inputs, targets, n_rows, batches, device):
+def side_batches(rows, columns, inputs, targets, n_rows, n_columns, batches, device):
     """One :class:`SideBatch` per batch of rows (users, or items on the transposed side).
 
+    ``n_rows`` and ``n_columns`` are the numbers of codes of the side and of the other side;
     ``targets`` are stored along for schedules whose decoder works row batch by row batch.
     """
     order, indptr = _row_order(rows, n_rows)
     result = []
     for batch_rows in batches:
         entries, lengths = _gather_rows(batch_rows, order, indptr)
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         distinct, positions = np.unique(columns[entries], return_inverse=True)
         result.append(SideBatch(
             rows=as_tensor(batch_rows, device, torch.long),
-            offsets=as_tensor(offsets, device, torch.long),
+            pattern=SparsePattern(lengths, columns[entries], n_columns, device),
+            distinct_pattern=SparsePattern(lengths, positions, len(distinct), device),
             columns=as_tensor(columns[entries], device, torch.long),
             inputs=as_tensor(inputs[entries], device, torch.float32),
             segment=as_tensor(np.repeat(np.arange(len(batch_rows)), lengths), device, torch.long),

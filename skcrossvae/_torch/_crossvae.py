@@ -145,7 +145,7 @@ class SideEncoder(nn.Module):
     """The posterior network of one side: ``q(u_i | V_i, X_i) = N(mean_i, diag(var_i))``.
 
     Means and variances have separate networks (as in the paper's experiments). Their sparse first
-    layers are stored side by side in one table of width ``2 * M1`` so that one ``embedding_bag``
+    layers are stored side by side in one table of width ``2 * M1`` so that one sparse product
     serves both; the two halves never mix, so this is exactly two separate networks.
     """
 
@@ -170,8 +170,7 @@ class SideEncoder(nn.Module):
 
     def _latent_first_layer(self, batch, feedback):
         if self.config.cross_feedback == "concat":
-            return self.latent_input(batch.distinct, batch.positions, batch.offsets, feedback,
-                                     batch.entry_weights)
+            return self.latent_input(batch, feedback, batch.entry_weights)
         rated = feedback[batch.columns]
         if batch.entry_weights is not None:
             rated = rated * batch.entry_weights[:, None]
@@ -197,7 +196,7 @@ class SideEncoder(nn.Module):
         first = self.first_width
         observed = latent = None
         if self.observed_input is not None:
-            observed = F.relu(self.observed_input(batch.columns, batch.offsets, batch.inputs))
+            observed = F.relu(self.observed_input(batch.pattern, batch.inputs))
         if self.latent_input is not None:
             latent = F.relu(self._latent_first_layer(batch, feedback))
         outputs = []

@@ -7,7 +7,7 @@ import torch
 
 from ._batching import make_blocks, partition, side_batches
 from ._crossvae import decode, kl_to_standard_normal, reparameterise
-from ._layers import densify_sparse_gradients
+from ._layers import LatentConcatInput
 from ._optim import adam
 
 
@@ -61,7 +61,6 @@ class CrossFeedbackTrainer:
                         torch.randn(shape_items, generator=generator, device=device))
         self.feedback_users, self.feedback_items = feedback
         self.optimizer = adam(model.parameters(), settings.learning_rate, device)
-        self.dense_gradients = {}
         self.n_steps = 0
         self.averaged = (
             [p.detach().clone() for p in model.parameters()] if settings.weight_averaging > 0 else None
@@ -74,9 +73,9 @@ class CrossFeedbackTrainer:
         targets = self.decoder.standardise(table)
         inputs = table.values / self.input_scale
         self.user_side = side_batches(table.users, table.items, inputs, targets, table.n_users,
-                                      self.user_batches, self.device)
+                                      table.n_items, self.user_batches, self.device)
         self.item_side = side_batches(table.items, table.users, inputs, targets, table.n_items,
-                                      self.item_batches, self.device)
+                                      table.n_users, self.item_batches, self.device)
         self.blocks = None
         if self.settings.schedule == "nested":
             self.blocks = make_blocks(table.users, table.items, targets, self.user_batches,
@@ -85,7 +84,6 @@ class CrossFeedbackTrainer:
     def _step(self, loss):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        densify_sparse_gradients(self.model.parameters(), self.dense_gradients)
         self.optimizer.step()
         self.n_steps += 1
         if self.averaged is not None:
@@ -240,6 +238,8 @@ class CrossFeedbackTrainer:
         every weight it never uses again.
         """
         self.optimizer.zero_grad(set_to_none=True)
-        self.dense_gradients.clear()
+        for module in self.model.modules():
+            if isinstance(module, LatentConcatInput):
+                module.release_gradient()
         if self.averaged is not None:
             self._load_weights(self.averaged)

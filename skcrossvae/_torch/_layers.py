@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -26,12 +27,71 @@ class Linear(nn.Module):
         return F.linear(inputs, self.weight, self.bias)
 
 
-class SparseInput(nn.Module):
-    """First layer over a sparse input: ``sum_r w_r * W[index_r] + b`` per bag.
+class SparsePattern:
+    """Where the entries of a sparse (rows x columns) matrix lie, for products with new values.
 
-    This is ``X @ W0`` (or ``Z_U @ Phi0``) without building ``X``: ``torch.nn.functional.embedding_bag``
-    with per-sample weights visits only the stored entries, so time and memory grow with the
-    number of ratings, not with the number of columns.
+    The pattern is built once per batch; :meth:`matmul` multiplies the matrix holding ``values``
+    (one per entry, in row order) at the pattern's entries with a dense matrix. Both the product
+    and its gradient are CSR matrix products (the gradient with the transposed pattern, built
+    once too), which is faster than ``embedding_bag``, whose backward sorts the indices at every
+    step. The values are data (ratings, dropout weights): no gradient flows into them.
+
+    Parameters
+    ----------
+    row_lengths : ndarray of int
+        Number of entries of each row.
+    columns : ndarray of int
+        The column of each entry, row by row.
+    n_columns : int
+        Number of columns.
+    device : torch.device
+    """
+
+    def __init__(self, row_lengths, columns, n_columns, device):
+        n_rows = len(row_lengths)
+        self.shape, self.transposed_shape = (n_rows, n_columns), (n_columns, n_rows)
+        self.row_pointer = torch.as_tensor(np.concatenate([[0], np.cumsum(row_lengths)]), device=device)
+        self.columns = torch.as_tensor(np.asarray(columns, dtype=np.int64), device=device)
+        order = np.argsort(columns, kind="stable")
+        counts = np.bincount(columns, minlength=n_columns)
+        self.transposed_pointer = torch.as_tensor(np.concatenate([[0], np.cumsum(counts)]), device=device)
+        self.transposed_rows = torch.as_tensor(np.repeat(np.arange(n_rows), row_lengths)[order], device=device)
+        self.transposed_order = torch.as_tensor(order, device=device)
+        self.ones = torch.ones(len(columns), device=device)
+
+    def matrix(self, values):
+        return torch.sparse_csr_tensor(self.row_pointer, self.columns, values, self.shape,
+                                       check_invariants=False)
+
+    def transposed_matrix(self, values):
+        return torch.sparse_csr_tensor(self.transposed_pointer, self.transposed_rows,
+                                       values[self.transposed_order], self.transposed_shape,
+                                       check_invariants=False)
+
+    def matmul(self, values, dense):
+        """``A @ dense`` for the matrix ``A`` holding ``values`` (None: ones) at the pattern."""
+        return _PatternProduct.apply(dense, self.ones if values is None else values, self)
+
+
+class _PatternProduct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, dense, values, pattern):
+        ctx.save_for_backward(values)
+        ctx.pattern = pattern
+        return pattern.matrix(values) @ dense
+
+    @staticmethod
+    def backward(ctx, grad):
+        (values,) = ctx.saved_tensors
+        return ctx.pattern.transposed_matrix(values) @ grad, None, None
+
+
+class SparseInput(nn.Module):
+    """First layer over a sparse input: ``sum_r w_r * W[index_r] + b`` per row.
+
+    This is ``X @ W0`` without building ``X``: a sparse matrix product over the stored entries
+    only (:class:`SparsePattern`), so time and memory grow with the number of ratings, not with
+    the number of columns.
 
     Parameters
     ----------
@@ -49,11 +109,8 @@ class SparseInput(nn.Module):
         self.weight = _uniform_parameter((n_rows, out_features), bound, generator, device)
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
 
-    def forward(self, indices, offsets, weights):
-        summed = F.embedding_bag(
-            indices, self.weight, offsets, mode="sum", per_sample_weights=weights
-        )
-        return summed + self.bias
+    def forward(self, pattern, values):
+        return pattern.matmul(values, self.weight) + self.bias
 
 
 class MLP(nn.Module):
@@ -78,63 +135,51 @@ class MLP(nn.Module):
         return inputs
 
 
-class _GatherRows(torch.autograd.Function):
-    """``weight[rows]`` for sorted distinct ``rows``, with a sparse gradient (the gathered rows only).
+class _ProjectRows(torch.autograd.Function):
+    """``p_j = v_j @ W[j]`` for the rows ``j`` of ``rows`` (all rows when None).
 
-    The dense gradient of an index is a zero-filled copy of the whole table, allocated afresh at
-    every step: for CiaoDVD's 16k × 16 × 100 latent-input tables, filling those fresh pages took
-    45 % of an iteration. :func:`densify_sparse_gradients` turns the sparse gradient back into the
-    same dense values, in a buffer allocated once.
+    The weight's gradient is written by the backward itself into the layer's gradient buffer,
+    allocated once and set as ``weight.grad``: a fresh zero-filled copy of the table at every step
+    (what autograd would allocate) costs more than the arithmetic on large tables. For a subset of
+    rows only the rows written at the previous step are cleared. The table must be used once per
+    backward pass, as the encoders do.
     """
 
     @staticmethod
-    def forward(ctx, weight, rows):
-        ctx.save_for_backward(rows)
-        ctx.table_shape = weight.shape
-        return weight[rows]
+    def forward(ctx, weight, feedback, rows, layer):
+        ctx.layer, ctx.rows = layer, rows
+        inputs = feedback if rows is None else feedback[rows]
+        ctx.save_for_backward(inputs)
+        table = weight if rows is None else weight[rows]
+        return torch.bmm(inputs.unsqueeze(1), table).squeeze(1)
 
     @staticmethod
     def backward(ctx, grad):
-        (rows,) = ctx.saved_tensors
-        # The rows come from np.unique: sorted and distinct, so the tensor is coalesced as declared.
-        gradient = torch.sparse_coo_tensor(rows[None], grad, ctx.table_shape, is_coalesced=True,
-                                           check_invariants=False)
-        return gradient, None
-
-
-def densify_sparse_gradients(parameters, buffers):
-    """Replace the sparse gradients of ``parameters`` by the equal dense ones (Adam's fused step
-    takes dense gradients).
-
-    They are written into buffers allocated once and kept in ``buffers`` (a dict the caller keeps
-    across steps: parameter -> (buffer, rows written last)); a buffer stays zero outside the rows
-    of its last gradient, so only those rows are cleared, not the whole table.
-    """
-    for parameter in parameters:
-        grad = parameter.grad
-        if grad is None or not grad.is_sparse:
-            continue
-        if parameter in buffers:
-            dense, written = buffers[parameter]
-            dense.index_fill_(0, written, 0.0)
+        (inputs,) = ctx.saved_tensors
+        layer, rows = ctx.layer, ctx.rows
+        buffer = layer.gradient_buffer()
+        if rows is None:
+            torch.mul(inputs[:, :, None], grad[:, None, :], out=buffer)
         else:
-            dense = torch.zeros_like(parameter)
-        # Adding (not copying) sums the rows that several gathers of one step share, without
-        # coalescing: autograd hands the gradient over without its coalesced flag.
-        rows = grad._indices()[0]
-        dense.index_add_(0, rows, grad._values())
-        buffers[parameter] = dense, rows
-        parameter.grad = dense
+            if layer.rows_written is None:
+                buffer.zero_()
+            else:
+                buffer.index_fill_(0, layer.rows_written, 0.0)
+            buffer.index_copy_(0, rows, inputs[:, :, None] * grad[:, None, :])
+        layer.rows_written = rows
+        layer.weight.grad = buffer
+        return None, None, None, None
 
 
 class LatentConcatInput(nn.Module):
     """First layer over the paper's latent input ``Z`` (masked concatenation of embeddings).
 
     Row ``i`` of ``Z @ Phi0`` is ``sum over rated j of v_j @ Phi0[j]`` with ``Phi0`` viewed as
-    ``n_other × K × width``. The layer first projects each distinct rated entry once,
-    ``p_j = v_j @ Phi0[j]``, then sums the projections per row with an embedding bag: the cost
+    ``n_other × K × width``. The layer first projects each rated entry's row once,
+    ``p_j = v_j @ Phi0[j]``, then sums the projections per row with a sparse product: the cost
     is ``O(distinct × K × width + ratings × width)`` instead of ``O(ratings × K × width)``, and
-    ``Z`` is never built.
+    ``Z`` is never built. When a batch rates at least half of the other side's rows, every row
+    is projected (one pass over the table instead of gathering most of it).
     """
 
     def __init__(self, n_other, n_components, out_features, generator, device=None):
@@ -142,10 +187,24 @@ class LatentConcatInput(nn.Module):
         bound = 1.0 / math.sqrt(n_other * n_components)
         self.weight = _uniform_parameter((n_other, n_components, out_features), bound, generator, device)
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
+        self._gradient, self.rows_written = None, None
 
-    def forward(self, distinct, positions, offsets, feedback, entry_weights=None):
-        """``distinct``: the batch's distinct column codes; ``positions``: each entry's index in it;
-        ``entry_weights``: optional weight of each entry in its row's sum."""
-        projected = torch.bmm(feedback[distinct].unsqueeze(1), _GatherRows.apply(self.weight, distinct)).squeeze(1)
-        summed = F.embedding_bag(positions, projected, offsets, mode="sum", per_sample_weights=entry_weights)
-        return summed + self.bias
+    def gradient_buffer(self):
+        """The dense gradient of the table, allocated at the first backward pass."""
+        if self._gradient is None:
+            self._gradient = torch.zeros_like(self.weight)
+        return self._gradient
+
+    def release_gradient(self):
+        """Free the gradient buffer (a fitted model keeps no copy of the table it never uses)."""
+        self._gradient, self.rows_written = None, None
+        self.weight.grad = None
+
+    def forward(self, batch, feedback, entry_weights=None):
+        """The batch's rows of ``Z @ Phi0 + b``; ``entry_weights`` optionally weight each entry
+        of a row's sum."""
+        if 2 * len(batch.distinct) >= len(self.weight):
+            projected = _ProjectRows.apply(self.weight, feedback, None, self)
+            return batch.pattern.matmul(entry_weights, projected) + self.bias
+        projected = _ProjectRows.apply(self.weight, feedback, batch.distinct, self)
+        return batch.distinct_pattern.matmul(entry_weights, projected) + self.bias

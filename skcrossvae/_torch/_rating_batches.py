@@ -49,7 +49,7 @@ class RowBatches:
 
     def __init__(self, table, inputs, targets, batch_size, rng, device):
         self.rng, self.table = rng, table
-        self.batches = side_batches(table.users, table.items, inputs, targets, table.n_users,
+        self.batches = side_batches(table.users, table.items, inputs, targets, table.n_users, table.n_items,
                                     partition(table.n_users, batch_size, rng), device)
 
     def __call__(self):
@@ -125,7 +125,8 @@ def encode_rows(module, table, inputs, batches=None, batch_size=1024):
     if batches is None:
         in_order = [np.arange(start, min(start + batch_size, table.n_users))
                     for start in range(0, table.n_users, batch_size)]
-        batches = side_batches(table.users, table.items, inputs, table.values, table.n_users, in_order, device)
+        batches = side_batches(table.users, table.items, inputs, table.values, table.n_users, table.n_items,
+                               in_order, device)
     module.eval()
     codes = np.empty((table.n_users, module.output_weight.shape[1]), dtype=np.float32)
     for batch in batches:

@@ -56,8 +56,8 @@ ROW_INPUT_NOTES = """
     (Liang et al. L2-normalise click rows, whose norm is that square root; Sedhain et al. feed
     raw ratings.) Centring makes an unrated entry neutral and lets the first layer see the
     row's mean deviation: on a validation part of MovieLens-100K it lowered the RMSE of the
-    user-side autoencoders from about 0.965 to 0.93. Rows are read sparsely (an
-    ``embedding_bag`` over the observed entries) and during training the output layer is
+    user-side autoencoders from about 0.965 to 0.93. Rows are read sparsely (a
+    sparse product over the observed entries) and during training the output layer is
     evaluated only at the batch's observed entries, so no dense users × items matrix is built.
 """
 

@@ -84,7 +84,9 @@ def test_finalise_releases_the_gradients():
     trainer.train_one_iteration()
     assert all(p.grad is not None for p in trainer.model.parameters())
     trainer.finalise()
-    assert all(p.grad is None for p in trainer.model.parameters()) and not trainer.dense_gradients
+    assert all(p.grad is None for p in trainer.model.parameters())
+    assert all(encoder.latent_input._gradient is None
+               for encoder in (trainer.model.user_encoder, trainer.model.item_encoder))
 
 
 def test_without_weight_averaging_encoding_uses_the_live_weights():
@@ -121,8 +123,7 @@ def test_hidden_entry_weight_leaves_the_latent_input_as_if_removed():
     hidden = trainer._hidden_ratings()
     dropped = trainer._dropped(batch, hidden)
     layer = trainer.model.user_encoder.latent_input
-    weighted = layer(dropped.distinct, dropped.positions, dropped.offsets, trainer.feedback_items,
-                     dropped.entry_weights)
+    weighted = layer(dropped, trainer.feedback_items, dropped.entry_weights)
     kept = ~hidden[batch.ratings]
     # The same sums computed entry by entry over the kept ratings only, scaled by 1 / (1 - rate).
     projected = torch.einsum("nk,nkw->nw", trainer.feedback_items[batch.columns], layer.weight[batch.columns])

@@ -6,7 +6,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from skcrossvae._torch._batching import partition, side_batches
-from skcrossvae._torch._layers import _GatherRows, densify_sparse_gradients
+from skcrossvae._torch._layers import SparsePattern
 from skcrossvae._torch._crossvae import (
     CrossFeedbackVAE,
     ModelConfig,
@@ -35,9 +35,10 @@ def _random_ratings(n_rows=7, n_other=9, density=0.4, seed=0):
     return rows, columns, values, observed
 
 
-def _one_batch(rows, columns, values, n_rows):
+def _one_batch(rows, columns, values, n_rows, n_columns=None):
     batches = [np.arange(n_rows)]
-    return side_batches(rows, columns, values, values, n_rows, batches, CPU)[0]
+    n_columns = int(columns.max()) + 1 if n_columns is None else n_columns
+    return side_batches(rows, columns, values, values, n_rows, n_columns, batches, CPU)[0]
 
 
 def test_latent_concat_input_equals_dense_z_construction():
@@ -60,44 +61,45 @@ def test_latent_concat_input_equals_dense_z_construction():
     torch.testing.assert_close(sparse, dense, rtol=1e-5, atol=1e-5)
 
 
-def test_latent_input_gradient_is_the_dense_one_with_reused_buffers():
-    rows, columns, values, observed = _random_ratings()
+@pytest.mark.parametrize("density", [0.15, 0.6], ids=["gathered rows", "whole table"])
+def test_latent_input_gradient_is_the_dense_one_in_a_buffer_kept_across_steps(density):
+    rows, columns, values, observed = _random_ratings(n_rows=7, n_other=40, density=density)
     n_rows, n_other = observed.shape
     generator = torch.Generator().manual_seed(0)
     model = CrossFeedbackVAE(n_rows, n_other, ("local", "local"), _config(), generator)
     layer = model.user_encoder.latent_input
     feedback = torch.randn(n_other, 3, generator=generator)
-    buffers = {}
-    for seed in (1, 2):  # the second step writes other rows into the same buffer
-        batch = _one_batch(*_random_ratings(seed=seed)[:3], n_rows)
+    for seed in (1, 2, 3):  # later steps write other rows into the same buffer
+        batch = _one_batch(*_random_ratings(n_rows=7, n_other=40, density=density, seed=seed)[:3], n_rows, n_other)
         weights = torch.randn(len(batch), layer.weight.shape[2], generator=generator)
         layer.weight.grad = None
         (model.user_encoder._latent_first_layer(batch, feedback) * weights).sum().backward()
-        assert layer.weight.grad.is_sparse
-        densify_sparse_gradients(model.parameters(), buffers)
         # The dense definition: autograd through plain indexing of the table.
         table = layer.weight.detach().clone().requires_grad_(True)
         projected = torch.bmm(feedback[batch.distinct].unsqueeze(1), table[batch.distinct]).squeeze(1)
-        summed = torch.nn.functional.embedding_bag(batch.positions, projected, batch.offsets, mode="sum")
+        summed = torch.zeros(len(batch), projected.shape[1]).index_add(
+            0, batch.segment, projected[batch.distinct_pattern.columns])
         (summed * weights).sum().backward()
-        assert not layer.weight.grad.is_sparse
-        torch.testing.assert_close(layer.weight.grad, table.grad, rtol=0, atol=0)
-        assert layer.weight.grad.data_ptr() == buffers[layer.weight][0].data_ptr()
+        torch.testing.assert_close(layer.weight.grad, table.grad, rtol=1e-6, atol=1e-6)
+        assert layer.weight.grad is layer.gradient_buffer()
+    layer.release_gradient()
+    assert layer.weight.grad is None and layer._gradient is None
 
 
-def test_densify_sums_repeated_rows_and_leaves_other_gradients_alone():
-    table = torch.nn.Parameter(torch.randn(6, 2, 3))
-    untouched = torch.nn.Parameter(torch.randn(4))
-    unused = torch.nn.Parameter(torch.randn(4))
-    rows = torch.tensor([1, 4])
-    loss = (_GatherRows.apply(table, rows) * 2).sum() + _GatherRows.apply(table, torch.tensor([4])).sum()
-    (loss + untouched.sum()).backward()
-    dense_before = untouched.grad
-    densify_sparse_gradients([table, untouched, unused], {})
-    expected = torch.zeros(6, 2, 3)
-    expected[1], expected[4] = 2.0, 3.0
-    torch.testing.assert_close(table.grad, expected, rtol=0, atol=0)
-    assert untouched.grad is dense_before and unused.grad is None
+def test_sparse_pattern_products_and_their_gradient_are_the_dense_ones():
+    rows, columns, values, observed = _random_ratings(n_rows=6, n_other=11, density=0.5, seed=4)
+    lengths = np.bincount(rows, minlength=6)
+    pattern = SparsePattern(lengths, columns, 11, CPU)
+    values = torch.as_tensor(values, dtype=torch.float32)
+    dense = torch.randn(11, 3, requires_grad=True)
+    matrix = torch.zeros(6, 11)
+    matrix[rows, columns] = values
+    product = pattern.matmul(values, dense)
+    torch.testing.assert_close(product, matrix @ dense)
+    grad = torch.randn(6, 3)
+    product.backward(grad)
+    torch.testing.assert_close(dense.grad, matrix.T @ grad)
+    torch.testing.assert_close(pattern.matmul(None, dense), (matrix != 0).float() @ dense)
 
 
 def test_observed_input_equals_dense_x_at_w0():
@@ -110,7 +112,7 @@ def test_observed_input_equals_dense_x_at_w0():
     dense_x = torch.zeros(n_rows, n_other)
     dense_x[rows, columns] = torch.as_tensor(values, dtype=torch.float32)
     expected = dense_x @ layer.weight + layer.bias
-    actual = layer(batch.columns, batch.offsets, batch.inputs)
+    actual = layer(batch.pattern, batch.inputs)
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -182,7 +184,6 @@ def test_gradients_reach_both_sides_encoders(scopes):
     loss = prediction.square().sum() + kl_to_standard_normal(mean_u, logit_u).sum() \
         + kl_to_standard_normal(mean_v, logit_v).sum()
     loss.backward()
-    densify_sparse_gradients(model.parameters(), {})  # the latent-input tables' are sparse
     for name, parameter in model.named_parameters():
         assert parameter.grad is not None, name
         assert torch.isfinite(parameter.grad).all(), name
