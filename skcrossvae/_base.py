@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _persistence
 from ._data import (
@@ -26,7 +26,7 @@ from ._data import (
     check_ratings,
     encode_ids,
     normalise_id_column,
-    root_mean_square,
+    weighted_root_mean_square,
     split_id_columns,
     validation_mask,
     _listing,
@@ -126,7 +126,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                 )
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model to (user, item) pairs and their ratings.
 
         A fit is atomic: when it fails or is interrupted (an exception, ``KeyboardInterrupt``,
@@ -140,6 +140,10 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             array, a list of pairs or a pandas DataFrame with two columns).
         y : array-like of shape (n_ratings,)
             Explicit ratings on any real scale.
+        sample_weight : array-like of shape (n_ratings,), default=None
+            Non-negative weight of each rating: its squared error counts that many times in the
+            training objective, and in the mean, spread and fallback deviations of the ratings.
+            A rating of weight 0 is left out entirely, as if it were not given. None: all 1.
 
         Returns
         -------
@@ -154,7 +158,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             made it worse than where it started.
         """
         with self._atomic():
-            self._fit(X, y)
+            self._fit(X, y, sample_weight)
         return self
 
     @contextlib.contextmanager
@@ -174,11 +178,11 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             raise
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight=None):
         incremental = bool(getattr(self, "warm_start", False)) and hasattr(self, "user_ids_")
         if incremental:
             self._check_networks_match_parameters("warm_start=True continues training the fitted networks")
-        table = self._validate_training_data(X, y, incremental)
+        table = self._validate_training_data(X, y, incremental, sample_weight)
         rng = check_random_state(self.random_state)
         train, valid = table, None
         if self.early_stopping:
@@ -196,13 +200,19 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         self._fit_ratings(train, valid, rng, incremental)
         self._check_training_fit(train)
 
+    def _rmse(self, table):
+        """RMSE of the fitted model's predictions of an encoded rating table (weighted by the
+        table's sample weights, when it has them)."""
+        return weighted_root_mean_square(self._predict_codes(table.users, table.items) - table.values,
+                                         table.weights)
+
     def _training_rmse(self, train):
         """RMSE of the fitted model's predictions of the ratings it trained on."""
-        return root_mean_square(self._predict_codes(train.users, train.items) - train.values)
+        return self._rmse(train)
 
     def _untrained_rmse(self, train):
         """RMSE of the model before training: the standardised models start at the global mean."""
-        return root_mean_square(train.values - self.global_mean_)
+        return weighted_root_mean_square(train.values - self.global_mean_, train.weights)
 
     def _check_training_fit(self, train):
         """Raise :class:`DivergenceError` for a fit that ended far worse than the global mean.
@@ -212,7 +222,8 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         diverged (an error); when it improved on a model that starts far off (the paper's
         decoder starts at 0), it stopped too early (a ``ConvergenceWarning``).
         """
-        fitted, mean_only = self._training_rmse(train), root_mean_square(train.values - self.global_mean_)
+        fitted = self._training_rmse(train)
+        mean_only = weighted_root_mean_square(train.values - self.global_mean_, train.weights)
         if np.isfinite(fitted) and fitted <= DIVERGED_RMSE_RATIO * mean_only:
             return
         name = type(self).__name__
@@ -225,10 +236,17 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         raise DivergenceError(f"{summary}: training made it worse than its start, so it diverged. "
                               f"{self._divergence_advice}.")
 
-    def _validate_training_data(self, X, y, incremental):
+    def _validate_training_data(self, X, y, incremental, sample_weight=None):
         X = validate_data(self, X, dtype=None, reset=not incremental)
         users, items = split_id_columns(X)
         ratings = check_ratings(y, X.shape[0], type(self).__name__)
+        weights = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+            kept = weights > 0  # a rating of weight 0 is not given at all
+            users, items, ratings, weights = users[kept], items[kept], ratings[kept], weights[kept]
+            if np.all(weights == 1.0):
+                weights = None
         if len(ratings) < _MIN_RATINGS:
             raise ValueError(f"fit needs at least {_MIN_RATINGS} ratings; got {len(ratings)}.")
         if incremental:
@@ -252,17 +270,18 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         # A canonical order makes the fit depend on the ratings, not on the order of the rows.
         order = np.lexsort((item_codes, user_codes))
         return RatingTable(user_codes[order], item_codes[order], ratings[order],
-                           self.n_users_, self.n_items_)
+                           self.n_users_, self.n_items_, None if weights is None else weights[order])
 
     def _set_rating_statistics(self, train, table):
         """Global mean, fallback deviations and the seen-items matrix, from the training part."""
-        self.global_mean_ = float(train.values.mean())
-        self.rating_std_ = float(train.values.std()) or 1.0
+        weights = train.weights
+        self.global_mean_ = float(np.average(train.values, weights=weights))
+        self.rating_std_ = weighted_root_mean_square(train.values - self.global_mean_, weights) or 1.0
         self.rating_range_ = (float(table.values.min()), float(table.values.max()))
         residual = train.values - self.global_mean_
         for side, codes, size in (("user", train.users, self.n_users_), ("item", train.items, self.n_items_)):
-            sums = np.bincount(codes, weights=residual, minlength=size)
-            counts = np.bincount(codes, minlength=size)
+            sums = np.bincount(codes, weights=residual if weights is None else residual * weights, minlength=size)
+            counts = np.bincount(codes, weights=weights, minlength=size)
             setattr(self, f"{side}_fallback_", sums / (counts + _FALLBACK_DAMPING))
         self.seen_items_ = table.to_csr(np.ones(len(table), dtype=bool))
 

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import check_layer_sizes, shared_parameter_docs
-from ._data import damped_biases, root_mean_square
+from ._data import damped_biases, weighted_root_mean_square
 from ._torch_estimator import TORCH_PARAMETER_DOCS, TorchEstimator
 
 #: A side (users or items) is sparse when its median number of ratings per row is below this.
@@ -303,7 +303,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
     def _untrained_rmse(self, train):
         if self.decoder_ != "dot":
             return super()._untrained_rmse(train)
-        return root_mean_square(train.values)  # the paper's decoder starts from predictions near 0
+        return weighted_root_mean_square(train.values, train.weights)  # the paper's decoder starts near 0
 
     def _model_config(self):
         from ._torch._crossvae import ModelConfig
@@ -416,10 +416,6 @@ class CrossFeedbackVAERegressor(TorchEstimator):
             history.loss_curve.extend(final.loss_curve)
         return history
 
-    def _rmse(self, table):
-        """RMSE of the stored posteriors' predictions on an encoded rating table."""
-        return root_mean_square(self._predict_codes(table.users, table.items) - table.values)
-
     def _fit_decoder(self, train):
         """The decoder's offsets and scale, from the ratings a run trains on."""
         zeros = np.zeros(self.n_users_), np.zeros(self.n_items_)
@@ -436,7 +432,9 @@ class CrossFeedbackVAERegressor(TorchEstimator):
             return _Decoder(self.global_mean_, *zeros, self.rating_std_)
         offset, user_offsets, item_offsets = damped_biases(train, BASELINE_DAMPING)
         decoder = _Decoder(offset, user_offsets, item_offsets, 1.0)
-        residual_std = float(np.std(decoder.standardise(train))) or 1.0
+        residual = decoder.standardise(train)
+        residual_std = weighted_root_mean_square(residual - np.average(residual, weights=train.weights),
+                                                 train.weights) or 1.0
         return _Decoder(offset, user_offsets, item_offsets, residual_std)
 
     def _store_prediction_state(self, trainer, table):

@@ -151,7 +151,7 @@ def encode_ids(vocabulary, ids, name):
 
 @dataclass
 class RatingTable:
-    """Encoded ratings: parallel arrays of user codes, item codes and values.
+    """Encoded ratings: parallel arrays of user codes, item codes, values and optional weights.
 
     Attributes
     ----------
@@ -161,6 +161,8 @@ class RatingTable:
         The ratings.
     n_users, n_items : int
         Sizes of the id vocabularies (some codes may have no rating in a subset).
+    weights : ndarray of float64 or None
+        Positive weight of each rating in the likelihood (``sample_weight``); None: all 1.
     """
 
     users: np.ndarray
@@ -168,21 +170,30 @@ class RatingTable:
     values: np.ndarray
     n_users: int
     n_items: int
+    weights: np.ndarray | None = None
 
     def __len__(self):
         return len(self.values)
 
+    @property
+    def total_weight(self):
+        """The number of ratings, or the sum of their weights."""
+        return float(len(self.values) if self.weights is None else self.weights.sum())
+
     def subset(self, mask):
         """The ratings selected by a boolean mask or index array, same vocabularies."""
-        return RatingTable(
-            self.users[mask], self.items[mask], self.values[mask], self.n_users, self.n_items
-        )
+        return RatingTable(self.users[mask], self.items[mask], self.values[mask], self.n_users,
+                           self.n_items, None if self.weights is None else self.weights[mask])
 
     def concatenate(self, other):
         """The ratings of both tables (same vocabularies)."""
+        weights = None
+        if self.weights is not None or other.weights is not None:
+            weights = np.concatenate([np.ones(len(table)) if table.weights is None else table.weights
+                                      for table in (self, other)])
         return RatingTable(
             np.concatenate([self.users, other.users]), np.concatenate([self.items, other.items]),
-            np.concatenate([self.values, other.values]), self.n_users, self.n_items,
+            np.concatenate([self.values, other.values]), self.n_users, self.n_items, weights,
         )
 
     def to_csr(self, values=None):
@@ -194,7 +205,15 @@ class RatingTable:
 
     def transpose(self):
         """The same ratings seen from the item side."""
-        return RatingTable(self.items, self.users, self.values, self.n_items, self.n_users)
+        return RatingTable(self.items, self.users, self.values, self.n_items, self.n_users, self.weights)
+
+
+def weighted_root_mean_square(values, weights=None):
+    """``sqrt(sum(w * values ** 2) / sum(w))``: :func:`root_mean_square` with weights (None: all 1)."""
+    if weights is None:
+        return root_mean_square(values)
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.sqrt(np.sum(weights * np.square(values)) / np.sum(weights)))
 
 
 def check_no_duplicates(user_codes, item_codes, user_ids, item_ids):
@@ -235,20 +254,25 @@ def damped_biases(table, damping, tol=1e-8, max_sweeps=100):
     """Baseline predictors ``mean + b_u + b_i`` fitted by alternating ridge regressions.
 
     Each bias is the damped mean of its row's residuals, ``sum / (count + damping)``, so a user or
-    item with few ratings keeps a bias near 0. Sweeps (items, then users) stop when no bias moves
-    by more than ``tol``. Returns the mean and the user and item biases (0 for codes with no
-    rating in ``table``).
+    item with few ratings keeps a bias near 0 (with sample weights, the sums and counts are
+    weighted). Sweeps (items, then users) stop when no bias moves by more than ``tol``. Returns
+    the mean and the user and item biases (0 for codes with no rating in ``table``).
     """
-    mean = float(table.values.mean())
+    weights = table.weights
+    mean = float(np.average(table.values, weights=weights))
     user_bias, item_bias = np.zeros(table.n_users), np.zeros(table.n_items)
-    user_count = np.bincount(table.users, minlength=table.n_users)
-    item_count = np.bincount(table.items, minlength=table.n_items)
+    user_count = np.bincount(table.users, weights=weights, minlength=table.n_users)
+    item_count = np.bincount(table.items, weights=weights, minlength=table.n_items)
+
+    def weighted(residual):
+        return residual if weights is None else weights * residual
+
     for _ in range(max_sweeps):
         previous = user_bias
         residual = table.values - mean - user_bias[table.users]
-        item_bias = np.bincount(table.items, residual, table.n_items) / (item_count + damping)
+        item_bias = np.bincount(table.items, weighted(residual), table.n_items) / (item_count + damping)
         residual = table.values - mean - item_bias[table.items]
-        user_bias = np.bincount(table.users, residual, table.n_users) / (user_count + damping)
+        user_bias = np.bincount(table.users, weighted(residual), table.n_users) / (user_count + damping)
         if np.max(np.abs(user_bias - previous), initial=0.0) <= tol:
             break
     return mean, user_bias, item_bias

@@ -15,7 +15,6 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseRatingEstimator
-from ._data import root_mean_square
 from ._training import record_history, run_iterations
 
 TORCH_PARAMETER_DOCS = """
@@ -86,7 +85,7 @@ class TorchEstimator(BaseRatingEstimator):
     def _run_iterations(self, trainer, train, valid, max_iter):
         def validation_rmse():
             self._store_prediction_state(trainer, train)
-            return root_mean_square(self._predict_codes(valid.users, valid.items) - valid.values)
+            return self._rmse(valid)
 
         return run_iterations(self, trainer.train_one_iteration, validation_rmse, trainer.get_state,
                               trainer.set_state, max_iter=max_iter, early_stopping=valid is not None)

@@ -222,3 +222,61 @@ def test_two_one_thread_fits_with_one_seed_are_identical():
         torch.set_num_threads(threads)
     np.testing.assert_array_equal(first.predict(X), second.predict(X))
     np.testing.assert_array_equal(first.user_embeddings_, second.user_embeddings_)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=_name)
+def test_sample_weights_of_one_change_nothing_and_zero_removes_the_rating(cls, toys):
+    X, y = toys[:2]
+    plain = fast_instance(cls).fit(X, y).predict(X)
+    np.testing.assert_array_equal(fast_instance(cls).fit(X, y, sample_weight=np.ones(len(y))).predict(X), plain)
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    weights[::4] = 0.0
+    kept = weights > 0
+    with_zeros = fast_instance(cls).fit(X, y, sample_weight=weights)
+    without = fast_instance(cls).fit(X[kept], y[kept], sample_weight=weights[kept])
+    np.testing.assert_array_equal(with_zeros.predict(X), without.predict(X))
+    assert with_zeros.n_users_ == without.n_users_
+
+
+@pytest.mark.parametrize("weights, message", [
+    (lambda n: -np.ones(n), "Negative values in data passed to `sample_weight`"),
+    (lambda n: np.ones(n + 1), r"sample_weight.shape == \(\d+,\), expected \(\d+,\)"),
+    (lambda n: np.zeros(n), "Sample weights must contain at least one non-zero number"),
+    (lambda n: np.full(n, np.nan), "Input sample_weight contains NaN"),
+], ids=["negative", "shape", "all zero", "nan"])
+def test_bad_sample_weights_are_named(weights, message, toys):
+    X, y = toys[:2]
+    with pytest.raises(ValueError, match=message):
+        fast_instance(BiasedMFRegressor).fit(X, y, sample_weight=weights(len(y)))
+
+
+def test_the_caller_s_sample_weights_are_not_modified(toys):
+    X, y = toys[:2]
+    weights = np.linspace(0.0, 2.0, len(y))
+    before = weights.copy()
+    fast_instance(CrossFeedbackVAERegressor).fit(X, y, sample_weight=weights)
+    np.testing.assert_array_equal(weights, before)
+
+
+def test_a_weight_counts_the_rating_that_many_times_in_the_likelihood():
+    from skcrossvae._data import RatingTable
+    from skcrossvae.baselines._conjugate import side_matrices
+
+    users, items, values = np.array([0, 0, 1]), np.array([0, 1, 1]), np.array([1.0, 2.0, 3.0])
+    weighted = RatingTable(users, items, values, 2, 2, np.array([1.0, 2.0, 1.0]))
+    # The same rating twice: scipy sums repeated entries of a sparse matrix.
+    repeated = RatingTable(np.r_[users, 0], np.r_[items, 1], np.r_[values, 2.0], 2, 2)
+    for side in (0, 1):
+        for got, want in zip(side_matrices(weighted, weighted.values)[side],
+                             side_matrices(repeated, repeated.values)[side]):
+            np.testing.assert_array_equal(got.toarray(), want.toarray())
+
+
+def test_a_heavy_weight_pulls_the_fit_towards_its_rating(toys):
+    X, y = toys[:2]
+    weights = np.ones(len(y))
+    weights[0] = 50.0
+    model = VariationalBayesMFRegressor(n_components=2, max_iter=50, random_state=0)
+    plain = model.fit(X, y).predict(X[:1])[0]
+    heavy = model.fit(X, y, sample_weight=weights).predict(X[:1])[0]
+    assert abs(heavy - y[0]) < 0.5 * abs(plain - y[0])

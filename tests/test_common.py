@@ -33,8 +33,18 @@ EXPECTED_FAILED_CHECKS = {
         "check_methods_subset_invariance",
         "check_dict_unchanged",
         "check_fit2d_predict1d",
+        "check_sample_weights_list",
+        "check_all_zero_sample_weights_error",
+        "check_sample_weight_equivalence_on_dense_data",
     ]
 }
+_REPEATED_PAIRS = (
+    "the check's X holds repeated (user, item) pairs; an id-pair estimator takes one rating per pair "
+    "and rejects repeats with a ValueError naming them. sample_weight's shape checks and its "
+    "'ones', 'zeros' and in-place behaviour are tested on id pairs in tests/test_base.py"
+)
+EXPECTED_FAILED_CHECKS.update({name: _REPEATED_PAIRS for name in [
+    "check_sample_weights_shape", "check_sample_weights_not_overwritten"]})
 EXPECTED_FAILED_CHECKS["check_fit2d_1sample"] = (
     "the check fits X of shape (1, 10) and expects a message about one sample; the estimator "
     "first rejects the 10 columns (it needs exactly two)"

@@ -31,6 +31,8 @@ class SideBatch:
         Number of entries of each row (at least 1, to average safely).
     targets : FloatTensor (nnz,)
         The decoder's target for each entry (standardised rating).
+    weights : FloatTensor (nnz,) or None
+        The weight of each entry's squared error (``sample_weight``; None: all 1).
     distinct : LongTensor (D,)
         The distinct column codes of the batch.
     positions : LongTensor (nnz,)
@@ -50,6 +52,7 @@ class SideBatch:
     segment: torch.Tensor
     counts: torch.Tensor
     targets: torch.Tensor
+    weights: torch.Tensor | None
     distinct: torch.Tensor
     positions: torch.Tensor
     ratings: torch.Tensor
@@ -81,11 +84,12 @@ def _gather_rows(batch_rows, order, indptr):
     return order[shift + np.arange(total)], lengths
 
 
-def side_batches(rows, columns, inputs, targets, n_rows, n_columns, batches, device):
+def side_batches(rows, columns, inputs, targets, n_rows, n_columns, batches, device, weights=None):
     """One :class:`SideBatch` per batch of rows (users, or items on the transposed side).
 
     ``n_rows`` and ``n_columns`` are the numbers of codes of the side and of the other side;
-    ``targets`` are stored along for schedules whose decoder works row batch by row batch.
+    ``targets`` (and their ``weights``) are stored along for schedules whose decoder works row
+    batch by row batch.
     """
     order, indptr = _row_order(rows, n_rows)
     result = []
@@ -101,6 +105,7 @@ def side_batches(rows, columns, inputs, targets, n_rows, n_columns, batches, dev
             segment=as_tensor(np.repeat(np.arange(len(batch_rows)), lengths), device, torch.long),
             counts=as_tensor(np.maximum(lengths, 1), device, torch.float32),
             targets=as_tensor(targets[entries], device, torch.float32),
+            weights=None if weights is None else as_tensor(weights[entries], device, torch.float32),
             distinct=as_tensor(distinct, device, torch.long),
             positions=as_tensor(positions, device, torch.long),
             ratings=as_tensor(entries, device, torch.long),
@@ -118,13 +123,15 @@ class Blocks:
     local_users: torch.Tensor
     local_items: torch.Tensor
     targets: torch.Tensor
+    weights: torch.Tensor | None
     pointer: np.ndarray
     n_item_batches: int
 
     def block(self, user_batch, item_batch):
         key = user_batch * self.n_item_batches + item_batch
         entries = slice(int(self.pointer[key]), int(self.pointer[key + 1]))
-        return self.local_users[entries], self.local_items[entries], self.targets[entries]
+        weights = None if self.weights is None else self.weights[entries]
+        return self.local_users[entries], self.local_items[entries], self.targets[entries], weights
 
 
 def _batch_positions(batches, n_rows):
@@ -136,7 +143,7 @@ def _batch_positions(batches, n_rows):
     return batch_of, position
 
 
-def make_blocks(users, items, targets, user_batches, item_batches, n_users, n_items, device):
+def make_blocks(users, items, targets, user_batches, item_batches, n_users, n_items, device, weights=None):
     """Group ratings into the nested schedule's (user batch × item batch) blocks."""
     user_batch, user_position = _batch_positions(user_batches, n_users)
     item_batch, item_position = _batch_positions(item_batches, n_items)
@@ -148,6 +155,13 @@ def make_blocks(users, items, targets, user_batches, item_batches, n_users, n_it
         local_users=as_tensor(user_position[users][order], device, torch.long),
         local_items=as_tensor(item_position[items][order], device, torch.long),
         targets=as_tensor(targets[order], device, torch.float32),
+        weights=None if weights is None else as_tensor(weights[order], device, torch.float32),
         pointer=pointer,
         n_item_batches=n_item_batches,
     )
+
+
+def squared_error_sum(targets, predictions, weights=None):
+    """``sum(w * (targets - predictions) ** 2)`` (``weights`` None: all 1)."""
+    squared = (targets - predictions).square()
+    return squared.sum() if weights is None else (weights * squared).sum()

@@ -5,7 +5,7 @@ import dataclasses
 
 import torch
 
-from ._batching import make_blocks, partition, side_batches
+from ._batching import make_blocks, partition, side_batches, squared_error_sum
 from ._crossvae import decode, kl_to_standard_normal, reparameterise
 from ._layers import LatentConcatInput
 from ._optim import adam
@@ -69,17 +69,19 @@ class CrossFeedbackTrainer:
 
     def read_ratings(self, table):
         """Train on, and encode from, ``table``'s ratings (over the same row batches) from now on."""
-        self.n_ratings = len(table)
+        # Input dropout draws one mask entry per rating; the objective is per unit of weight.
+        self.n_ratings, self.total_weight = len(table), table.total_weight
         targets = self.decoder.standardise(table)
         inputs = table.values / self.input_scale
         self.user_side = side_batches(table.users, table.items, inputs, targets, table.n_users,
-                                      table.n_items, self.user_batches, self.device)
+                                      table.n_items, self.user_batches, self.device, table.weights)
         self.item_side = side_batches(table.items, table.users, inputs, targets, table.n_items,
-                                      table.n_users, self.item_batches, self.device)
+                                      table.n_users, self.item_batches, self.device, table.weights)
         self.blocks = None
         if self.settings.schedule == "nested":
             self.blocks = make_blocks(table.users, table.items, targets, self.user_batches,
-                                      self.item_batches, table.n_users, table.n_items, self.device)
+                                      self.item_batches, table.n_users, table.n_items, self.device,
+                                      table.weights)
 
     def _step(self, loss):
         self.optimizer.zero_grad(set_to_none=True)
@@ -158,15 +160,15 @@ class CrossFeedbackTrainer:
                 mean_v, logit_v = model.item_encoder(self._dropped(items, hidden), self.feedback_users)
                 sample_u = reparameterise(mean_u, logit_u, self.generator)
                 sample_v = reparameterise(mean_v, logit_v, self.generator)
-                local_users, local_items, targets = self.blocks.block(b, c)
+                local_users, local_items, targets, weights = self.blocks.block(b, c)
                 predictions = decode(sample_u[local_users], sample_v[local_items], model.biases)
                 # Each user's KL enters once per item batch and each item's once per user batch:
                 # dividing by those counts makes one iteration's blocks add up to Eq. 7 exactly.
                 loss = (
-                    0.5 * (targets - predictions).square().sum()
+                    0.5 * squared_error_sum(targets, predictions, weights)
                     + settings.beta_user * kl_to_standard_normal(mean_u, logit_u).sum() / n_item_batches
                     + settings.beta_item * kl_to_standard_normal(mean_v, logit_v).sum() / n_user_batches
-                ) / self.n_ratings
+                ) / self.total_weight
                 self._step(loss)
                 next_users[users.rows] = sample_u.detach()
                 next_items[items.rows] = sample_v.detach()
@@ -191,9 +193,9 @@ class CrossFeedbackTrainer:
                 sample = reparameterise(mean, logit, self.generator)
                 predictions = decode(sample[batch.segment], other[batch.columns], self.model.biases)
                 loss = (
-                    0.5 * (batch.targets - predictions).square().sum()
+                    0.5 * squared_error_sum(batch.targets, predictions, batch.weights)
                     + beta * kl_to_standard_normal(mean, logit).sum()
-                ) / self.n_ratings
+                ) / self.total_weight
                 self._step(loss)
                 refreshed[batch.rows] = sample.detach()
                 total += loss.detach()

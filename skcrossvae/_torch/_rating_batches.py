@@ -15,22 +15,24 @@ from ._optim import adam
 
 
 class PairBatches:
-    """Batches of (user codes, item codes, targets), reshuffled every epoch.
+    """Batches of (user codes, item codes, targets, weights or None), reshuffled every epoch.
 
     The ratings are moved to ``device`` once; an epoch only draws a new order.
     """
 
-    def __init__(self, users, items, targets, batch_size, rng, device):
+    def __init__(self, users, items, targets, batch_size, rng, device, weights=None):
         self.users = as_tensor(users, device, torch.long)
         self.items = as_tensor(items, device, torch.long)
         self.targets = as_tensor(targets, device, torch.float32)
+        self.weights = None if weights is None else as_tensor(weights, device, torch.float32)
         self.batch_size, self.rng, self.device = batch_size, rng, device
 
     def __call__(self):
         order = as_tensor(self.rng.permutation(len(self.targets)), self.device, torch.long)
         for start in range(0, len(order), self.batch_size):
             chosen = order[start:start + self.batch_size]
-            yield self.users[chosen], self.items[chosen], self.targets[chosen]
+            weights = None if self.weights is None else self.weights[chosen]
+            yield self.users[chosen], self.items[chosen], self.targets[chosen], weights
 
 
 class RowBatches:
@@ -50,7 +52,7 @@ class RowBatches:
     def __init__(self, table, inputs, targets, batch_size, rng, device):
         self.rng, self.table = rng, table
         self.batches = side_batches(table.users, table.items, inputs, targets, table.n_users, table.n_items,
-                                    partition(table.n_users, batch_size, rng), device)
+                                    partition(table.n_users, batch_size, rng), device, table.weights)
 
     def __call__(self):
         for position in self.rng.permutation(len(self.batches)):
@@ -103,6 +105,12 @@ class EpochTrainer:
 
 
 _PREDICT_BATCH = 8192
+
+
+def mean_squared_error(targets, predictions, weights=None):
+    """The (``weights``-weighted) mean of the squared errors of a batch."""
+    squared = (predictions - targets).square()
+    return squared.mean() if weights is None else (weights * squared).sum() / weights.sum()
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ from scipy import stats
 from sklearn.utils._param_validation import Interval
 
 from .._training import record_history, run_iterations
-from .._data import root_mean_square
+from .._data import weighted_root_mean_square
 from ._common import BASE_ATTRIBUTE_DOCS
 from ._conjugate import (
     ConjugateMFRegressor,
@@ -51,7 +51,7 @@ class _GibbsSampler:
     def __init__(self, train, targets, n_components, noise_precision, rng):
         self.rng, self.fixed_noise = rng, noise_precision
         self.noise_precision = 1.0 if noise_precision is None else noise_precision
-        self.users, self.items, self.targets = train.users, train.items, targets
+        self.users, self.items, self.targets, self.weights = train.users, train.items, targets, train.weights
         self.sides = side_matrices(train, targets)
         self.user_factors = rng.standard_normal((train.n_users, n_components)) * _INIT_STD
         self.item_factors = rng.standard_normal((train.n_items, n_components)) * _INIT_STD
@@ -75,8 +75,11 @@ class _GibbsSampler:
         predictions = self.predict(self.users, self.items)
         if self.fixed_noise is None:
             shape, rate = _NOISE_PRIOR
-            residual = np.sum((self.targets - predictions) ** 2)
-            self.noise_precision = self.rng.gamma(shape + len(self.targets) / 2, 1.0 / (rate + residual / 2))
+            squared = (self.targets - predictions) ** 2
+            # A rating of weight w counts as w ratings in the likelihood.
+            residual = np.sum(squared if self.weights is None else self.weights * squared)
+            count = len(self.targets) if self.weights is None else self.weights.sum()
+            self.noise_precision = self.rng.gamma(shape + count / 2, 1.0 / (rate + residual / 2))
         return predictions
 
 
@@ -217,7 +220,7 @@ class BayesianMFRegressor(ConjugateMFRegressor):
         for sweep in range(1, self.burn_in + 1):
             predictions = sampler.sweep()
             if self.verbose >= 2:
-                fit = np.sqrt(np.mean((predictions - targets) ** 2)) * self.rating_std_
+                fit = weighted_root_mean_square(predictions - targets, train.weights) * self.rating_std_
                 print(f"[{name}] burn-in sweep {sweep}/{self.burn_in}: training RMSE {fit:.4f}, "
                       f"elapsed {time.perf_counter() - started:.1f}s", flush=True)
 
@@ -227,7 +230,7 @@ class BayesianMFRegressor(ConjugateMFRegressor):
 
         def averaged(part, table):
             average = self.global_mean_ + self.rating_std_ * sums[part] / len(user_samples)
-            return root_mean_square(np.clip(average, *self.rating_range_) - table.values)
+            return weighted_root_mean_square(np.clip(average, *self.rating_range_) - table.values, table.weights)
 
         def add_sample():
             sums["train"] += sampler.sweep()

@@ -106,17 +106,18 @@ class PairBaseline(TorchBaseline):
     }
 
     def _training_objective(self, train, rng, generator, device):
-        from .._torch._rating_batches import PairBatches
+        from .._torch._rating_batches import PairBatches, mean_squared_error
 
         module = self.module_
         targets = (train.values - self.global_mean_) / self.rating_std_
 
         def batch_loss(batch):
-            users, items, batch_targets = batch
-            squared = (module(users, items) - batch_targets).square().mean()
-            return squared + self.alpha * module.penalty(users, items)
+            users, items, batch_targets, weights = batch
+            return (mean_squared_error(batch_targets, module(users, items), weights)
+                    + self.alpha * module.penalty(users, items))
 
-        return PairBatches(train.users, train.items, targets, self.batch_size, rng, device), batch_loss
+        return (PairBatches(train.users, train.items, targets, self.batch_size, rng, device, train.weights),
+                batch_loss)
 
     def _unclipped(self, users, items):
         return self.global_mean_ + self.rating_std_ * self._batched(self.module_, users, items)
@@ -164,16 +165,16 @@ class RowAutoencoderBaseline(TorchBaseline):
         return (rows.values - self.global_mean_) / (self.rating_std_ * np.sqrt(counts[rows.users]))
 
     def _training_objective(self, train, rng, generator, device):
-        from .._torch._rating_batches import RowBatches
+        from .._torch._rating_batches import RowBatches, mean_squared_error
 
-        module, n_ratings, scale = self.module_, len(train), self.rating_std_
+        module, n_ratings, scale = self.module_, train.total_weight, self.rating_std_
         rows = self._rows(train)
         batches = RowBatches(rows, self._inputs(rows), rows.values, self.batch_size, rng, device)
 
         def batch_loss(batch):
             codes, kl = module(batch, generator)
             predicted = self._link(module.output_at(codes[batch.segment], batch.columns))
-            squared = ((predicted - batch.targets) / scale).square().mean()
+            squared = mean_squared_error(batch.targets, predicted, batch.weights) / scale**2
             return squared + self._regulariser(module, batch, kl, n_ratings)
 
         return batches, batch_loss

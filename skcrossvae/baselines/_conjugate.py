@@ -18,10 +18,12 @@ from .._base import BaseRatingEstimator
 def side_matrices(train, targets):
     """The (observed indicator, target-weighted) CSR matrices of the user side and of the item side.
 
-    Row ``i`` of a side's matrices holds the other side's rated rows: ones, and the targets.
+    Row ``i`` of a side's matrices holds the other side's rated rows: ones (the sample weights,
+    when the ratings have them), and the targets (times their weights).
     """
-    indicator = train.to_csr(np.ones(len(train)))
-    weighted = train.to_csr(targets)
+    weights = np.ones(len(train)) if train.weights is None else train.weights
+    indicator = train.to_csr(weights)
+    weighted = train.to_csr(targets if train.weights is None else weights * targets)
     return (indicator, weighted), (indicator.T.tocsr(), weighted.T.tocsr())
 
 

@@ -4,7 +4,6 @@ import numpy as np
 
 from .._base import shared_parameter_docs
 from .._training import record_history, run_iterations
-from .._data import root_mean_square
 from ._common import BASE_ATTRIBUTE_DOCS
 from ._conjugate import (
     ConjugateMFRegressor,
@@ -51,7 +50,9 @@ class _VariationalPosterior:
     def __init__(self, train, targets, n_components, noise_precision, rng):
         self.fixed_noise = noise_precision
         self.noise_precision = 1.0 if noise_precision is None else noise_precision
-        self.targets = targets
+        # With sample weights, a rating of weight w counts as w ratings in the likelihood.
+        self.weighted_square_sum = float(np.sum(targets**2 if train.weights is None else train.weights * targets**2))
+        self.total_weight = train.total_weight
         self.sides = side_matrices(train, targets)
         self.means = [rng.standard_normal((n, n_components)) * _INIT_STD for n in (train.n_users, train.n_items)]
         self.covariances = [np.tile(np.eye(n_components), (n, 1, 1)) for n in (train.n_users, train.n_items)]
@@ -75,18 +76,18 @@ class _VariationalPosterior:
         return gram, weighted_sums
 
     def _expected_squared_error(self, side, gram, weighted_sums):
-        """``sum E_q[(t - u . v)^2]`` over the training ratings, from one side's rows and the sums
+        """``sum w E_q[(t - u . v)^2]`` over the training ratings, from one side's rows and the sums
         over the other side that :meth:`_update_side` returned for it."""
         moments = second_moments(self.means[side], self.covariances[side])
         cross = np.einsum("ik,ik->", self.means[side], weighted_sums)
-        return np.sum(self.targets**2) - 2.0 * cross + np.einsum("ikl,ikl->", moments, gram)
+        return self.weighted_square_sum - 2.0 * cross + np.einsum("ikl,ikl->", moments, gram)
 
     def sweep(self):
         """One sweep; returns the negative ELBO per rating (standardised ratings)."""
         self._update_side(0)
         # The items are updated last, against the final users: their sums give the squared error.
         squared_error = self._expected_squared_error(1, *self._update_side(1))
-        n_ratings = len(self.targets)
+        n_ratings = self.total_weight
         if self.fixed_noise is None:
             self.noise_precision = n_ratings / squared_error
         expected_log_likelihood = 0.5 * (n_ratings * (np.log(self.noise_precision) - np.log(2 * np.pi))
@@ -208,7 +209,7 @@ class VariationalBayesMFRegressor(ConjugateMFRegressor):
 
         def validation_rmse():
             self._store(posterior)
-            return root_mean_square(self._predict_codes(valid.users, valid.items) - valid.values)
+            return self._rmse(valid)
 
         history = run_iterations(
             self, posterior.sweep, validation_rmse, posterior.get_state, posterior.set_state,
