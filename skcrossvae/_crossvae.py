@@ -23,7 +23,7 @@ AUTO_INPUT_DROPOUT = 0.5
 
 #: ``batch_size='auto'``: batches of this many rows, or larger ones where a side would need more
 #: than ``AUTO_MAX_BATCHES`` of them.
-AUTO_MIN_BATCH_SIZE = 250
+AUTO_MIN_BATCH_SIZE = 500
 AUTO_MAX_BATCHES = 10
 
 #: The damping of the baseline predictors of ``decoder='baseline'``: the number of ratings' worth
@@ -134,15 +134,15 @@ class CrossFeedbackVAERegressor(TorchEstimator):
     weight_averaging : float, default=0.99
         Per-step decay of an exponential moving average of the weights, which validation and
         prediction use. 0 keeps the last weights (the paper).
-    final_iter : int, default=10
+    final_iter : int, default=20
         After early stopping restores the best iteration, train that many more iterations on
         every rating given to ``fit``, the validation part included. 0 keeps the model early
         stopping chose (the paper). Ignored without early stopping.
     max_iter : int, default=200
         Maximum number of iterations (passes of Algorithm 1's outer loop).
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=2e-3
         Adam's step size.
-    {shared_parameter_docs(n_iter_no_change=30)}{TORCH_PARAMETER_DOCS}
+    {shared_parameter_docs(n_iter_no_change=20)}{TORCH_PARAMETER_DOCS}
     Attributes
     ----------
     user_ids_, item_ids_ : ndarray
@@ -233,12 +233,12 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         decoder="auto",
         input_dropout="auto",
         weight_averaging=0.99,
-        final_iter=10,
+        final_iter=20,
         max_iter=200,
-        learning_rate=1e-3,
+        learning_rate=2e-3,
         early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=30,
+        n_iter_no_change=20,
         tol=1e-4,
         handle_unknown="mean",
         random_state=None,

@@ -8,7 +8,7 @@ import torch
 from ._batching import make_blocks, partition, side_batches, squared_error_sum
 from ._crossvae import decode, kl_to_standard_normal, reparameterise
 from ._layers import LatentConcatInput
-from ._optim import adam
+from ._optim import TableAdam, adam
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,10 +60,17 @@ class CrossFeedbackTrainer:
             feedback = (torch.randn(shape_users, generator=generator, device=device),
                         torch.randn(shape_items, generator=generator, device=device))
         self.feedback_users, self.feedback_items = feedback
-        self.optimizer = adam(model.parameters(), settings.learning_rate, device)
+        # The latent-input tables (94 % of the weights on MovieLens-100K, far more on sparse data)
+        # take row-wise steps; every other weight takes Adam's dense step.
+        self.tables = [module for module in model.modules() if isinstance(module, LatentConcatInput)]
+        table_weights = {id(table.weight) for table in self.tables}
+        self.dense_parameters = [p for p in model.parameters() if id(p) not in table_weights]
+        self.optimizer = adam(self.dense_parameters, settings.learning_rate, device)
+        self.table_optimizer = TableAdam(self.tables, settings.learning_rate, settings.weight_averaging,
+                                         fused=device.type in ("cpu", "cuda"))
         self.n_steps = 0
         self.averaged = (
-            [p.detach().clone() for p in model.parameters()] if settings.weight_averaging > 0 else None
+            [p.detach().clone() for p in self.dense_parameters] if settings.weight_averaging > 0 else None
         )
         self.holds_averages = False  # inside averaged_weights(): the averages are in the model
 
@@ -88,11 +95,12 @@ class CrossFeedbackTrainer:
         loss.backward()
         self.optimizer.step()
         self.n_steps += 1
+        # Bias-corrected decay: the average does not linger on the initial weights.
+        decay = min(self.settings.weight_averaging, (1 + self.n_steps) / (10 + self.n_steps))
+        self.table_optimizer.step(decay)
         if self.averaged is not None:
-            # Bias-corrected decay: the average does not linger on the initial weights.
-            decay = min(self.settings.weight_averaging, (1 + self.n_steps) / (10 + self.n_steps))
             with torch.no_grad():
-                torch._foreach_lerp_(self.averaged, [p.detach() for p in self.model.parameters()], 1 - decay)
+                torch._foreach_lerp_(self.averaged, [p.detach() for p in self.dense_parameters], 1 - decay)
 
     def _hidden_ratings(self):
         """A fresh draw of the ratings hidden from both encoders at this step (None: none hidden)."""
@@ -128,16 +136,17 @@ class CrossFeedbackTrainer:
             self._swap_weights()
             self.holds_averages = False
 
+    def _parameters_and_averages(self):
+        tables = [table.weight for table in self.tables]
+        return (self.dense_parameters + tables,
+                self.averaged + self.table_optimizer.averages())
+
     @torch.no_grad()
     def _swap_weights(self):
         # Exchanging the storages, not copying the values, keeps no third copy of every weight
         # (1.9 GB for an Epinions latent-input table).
-        for parameter, average in zip(self.model.parameters(), self.averaged):
+        for parameter, average in zip(*self._parameters_and_averages()):
             parameter.data, average.data = average.data, parameter.data
-
-    @torch.no_grad()
-    def _load_weights(self, values):
-        torch._foreach_copy_([p.detach() for p in self.model.parameters()], values)
 
     def train_one_iteration(self):
         """One pass of Algorithm 1 (lines 6-15); returns the negative ELBO per rating."""
@@ -222,16 +231,21 @@ class CrossFeedbackTrainer:
         return tuple(results)
 
     def get_state(self):
+        averages = None if self.averaged is None else [p.clone() for p in self._parameters_and_averages()[1]]
         return (
             {key: value.detach().clone() for key, value in self.model.state_dict().items()},
-            None if self.averaged is None else [p.clone() for p in self.averaged],
+            averages,
             self.feedback_users.clone(),
             self.feedback_items.clone(),
         )
 
     def set_state(self, state):
-        parameters, self.averaged, self.feedback_users, self.feedback_items = state
+        parameters, averages, self.feedback_users, self.feedback_items = state
         self.model.load_state_dict(parameters)
+        if averages is not None:
+            n_dense = len(self.dense_parameters)
+            self.averaged = averages[:n_dense]
+            self.table_optimizer.set_averages(averages[n_dense:])
 
     def finalise(self):
         """Leave the averaged weights (if kept) in the model for good: prediction uses them.
@@ -240,8 +254,11 @@ class CrossFeedbackTrainer:
         every weight it never uses again.
         """
         self.optimizer.zero_grad(set_to_none=True)
-        for module in self.model.modules():
-            if isinstance(module, LatentConcatInput):
-                module.release_gradient()
+        for table in self.tables:
+            table.release_gradient()
         if self.averaged is not None:
-            self._load_weights(self.averaged)
+            with torch.no_grad():
+                parameters, averages = self._parameters_and_averages()
+                torch._foreach_copy_([p.detach() for p in parameters], averages)
+        # The model holds the averages for good; the optimisers' state is not needed any more.
+        self.averaged, self.table_optimizer = None, None

@@ -138,11 +138,12 @@ class MLP(nn.Module):
 class _ProjectRows(torch.autograd.Function):
     """``p_j = v_j @ W[j]`` for the rows ``j`` of ``rows`` (all rows when None).
 
-    The weight's gradient is written by the backward itself into the layer's gradient buffer,
-    allocated once and set as ``weight.grad``: a fresh zero-filled copy of the table at every step
-    (what autograd would allocate) costs more than the arithmetic on large tables. For a subset of
-    rows only the rows written at the previous step are cleared. The table must be used once per
-    backward pass, as the encoders do.
+    The backward does not hand the table's gradient to autograd: it keeps the gradient of the
+    rows the step used in the layer (:meth:`LatentConcatInput.take_gradient`), for the row-wise
+    optimiser. For every row it is written into a buffer allocated once (a fresh zero-filled copy
+    of the table at every step costs more than the arithmetic on large tables); for some rows
+    it is a compact (rows, gradient) pair. The table must be used once per backward pass, as the
+    encoders do.
     """
 
     @staticmethod
@@ -157,17 +158,11 @@ class _ProjectRows(torch.autograd.Function):
     def backward(ctx, grad):
         (inputs,) = ctx.saved_tensors
         layer, rows = ctx.layer, ctx.rows
-        buffer = layer.gradient_buffer()
         if rows is None:
-            torch.mul(inputs[:, :, None], grad[:, None, :], out=buffer)
+            gradient = torch.mul(inputs[:, :, None], grad[:, None, :], out=layer.gradient_buffer())
         else:
-            if layer.rows_written is None:
-                buffer.zero_()
-            else:
-                buffer.index_fill_(0, layer.rows_written, 0.0)
-            buffer.index_copy_(0, rows, inputs[:, :, None] * grad[:, None, :])
-        layer.rows_written = rows
-        layer.weight.grad = buffer
+            gradient = inputs[:, :, None] * grad[:, None, :]
+        layer.pending_gradient = (rows, gradient)
         return None, None, None, None
 
 
@@ -179,7 +174,8 @@ class LatentConcatInput(nn.Module):
     ``p_j = v_j @ Phi0[j]``, then sums the projections per row with a sparse product: the cost
     is ``O(distinct × K × width + ratings × width)`` instead of ``O(ratings × K × width)``, and
     ``Z`` is never built. When a batch rates at least half of the other side's rows, every row
-    is projected (one pass over the table instead of gathering most of it).
+    is projected (one pass over the table instead of gathering most of it). The table's gradient
+    is kept for :class:`~skcrossvae._torch._optim.TableAdam`, which updates the rows it covers.
     """
 
     def __init__(self, n_other, n_components, out_features, generator, device=None):
@@ -187,18 +183,23 @@ class LatentConcatInput(nn.Module):
         bound = 1.0 / math.sqrt(n_other * n_components)
         self.weight = _uniform_parameter((n_other, n_components, out_features), bound, generator, device)
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
-        self._gradient, self.rows_written = None, None
+        self._buffer, self.pending_gradient = None, None
 
     def gradient_buffer(self):
-        """The dense gradient of the table, allocated at the first backward pass."""
-        if self._gradient is None:
-            self._gradient = torch.zeros_like(self.weight)
-        return self._gradient
+        """A table-sized buffer for a gradient of every row, allocated at its first use."""
+        if self._buffer is None:
+            self._buffer = torch.empty_like(self.weight)
+        return self._buffer
+
+    def take_gradient(self):
+        """``(rows, gradient)`` of the last backward pass (rows None: every row), then forget it;
+        ``(None, None)`` when the table had no backward pass since."""
+        pending, self.pending_gradient = self.pending_gradient, None
+        return pending if pending is not None else (None, None)
 
     def release_gradient(self):
-        """Free the gradient buffer (a fitted model keeps no copy of the table it never uses)."""
-        self._gradient, self.rows_written = None, None
-        self.weight.grad = None
+        """Free the gradient and its buffer (a fitted model keeps no copy of the table)."""
+        self._buffer, self.pending_gradient = None, None
 
     def forward(self, batch, feedback, entry_weights=None):
         """The batch's rows of ``Z @ Phi0 + b``; ``entry_weights`` optionally weight each entry
