@@ -46,33 +46,22 @@ def shared_parameter_docs(n_iter_no_change=10, early_stopping=True):
     """Docs of the parameters every estimator shares, with the estimator's own defaults."""
     return f"""
     early_stopping : bool, default={early_stopping}
-        Hold out ``validation_fraction`` of the training ratings, score the validation RMSE after
-        every iteration, stop after ``n_iter_no_change`` iterations without an improvement of at
-        least ``tol``, and restore the best iteration's state. When False, training stops when
-        the training loss stops improving by ``tol`` for ``n_iter_no_change`` iterations.
-
+        Hold out ``validation_fraction`` of the training ratings, stop after ``n_iter_no_change``
+        iterations without a validation RMSE better by ``tol``, and restore the best iteration's
+        state. When False, the same rule watches the training loss.
     validation_fraction : float, default=0.1
-        Share of the training ratings held out for early stopping. Ratings are drawn at random,
-        but a user or item is never left without a training rating.
-
+        Share of the training ratings held out for early stopping, drawn at random but never
+        leaving a user or item without a training rating.
     n_iter_no_change : int, default={n_iter_no_change}
         Patience of the stopping rule, in iterations.
-
     tol : float, default=1e-4
         Smallest improvement that counts for the stopping rule.
-
     handle_unknown : {{'mean', 'error'}}, default='mean'
-        What ``predict`` and ``recommend`` do with ids unseen during ``fit``. ``'mean'`` predicts
-        the global mean plus the damped mean deviation of the known side (the global mean alone
-        when both are unknown) and never raises; ``'error'`` raises a ``ValueError`` naming the
-        unknown ids.
-
+        Ids unseen in ``fit``: ``'mean'`` predicts the global mean plus the damped mean deviation of
+        the known side; ``'error'`` raises a ``ValueError`` naming them.
     random_state : int, RandomState instance or None, default=None
-        Seeds the validation split, batching, initialisation and sampling. With an int, fits on
-        the CPU with one torch thread (``torch.set_num_threads(1)``) are reproducible bit for bit;
-        with more threads, parallel sums may differ in the last bits. The global numpy and torch
-        seeds are never touched.
-
+        Seeds every draw of a fit (the global seeds are never touched). With an int, CPU fits with
+        one torch thread are reproducible bit for bit; with more, sums may differ in the last bits.
     verbose : int, default=0
         1 shows a progress bar of the iterations (tqdm) with the loss and validation RMSE; 2 and
         more print one line per iteration instead (loss, validation RMSE, seconds, ETA).

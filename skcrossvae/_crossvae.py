@@ -84,13 +84,12 @@ class _Decoder:
 class CrossFeedbackVAERegressor(TorchEstimator):
     __doc__ = f"""Bayesian matrix factorisation with cross-feedback VAE encoders (Jin et al.).
 
-    Each user's embedding has a Gaussian posterior whose mean and variance come from an encoder
-    that reads the user's ratings *and* the embeddings of the items the user rated, sampled at
-    the previous iteration (cross feedback); the item side mirrors it. Attention over the
-    cross-fed embeddings can refine the posterior parameters. The decoder is the dot product of
-    the sampled embeddings; training maximises the ELBO of Eq. 7 with Algorithm 1. The model
-    page of the documentation gives the equations and every choice made where the paper is
-    silent; ``CrossFeedbackVAERegressor.paper()`` is the paper's model.
+    A user's embedding has a Gaussian posterior whose mean and variance come from an encoder that
+    reads the user's ratings *and* the embeddings of the items the user rated, sampled at the
+    previous iteration (cross feedback); items mirror it. Attention over the cross-fed embeddings
+    can refine the posteriors; the decoder is the dot product; training maximises Eq. 7 with
+    Algorithm 1. :meth:`paper` is the paper's model; the model page of the documentation gives
+    the equations and every choice made where the paper is silent.
 
     Parameters
     ----------
@@ -101,84 +100,63 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         M^(l'), then the intermediate embedding width K' (so L' is its length minus one).
     fusion_layer_sizes : tuple of int, default=()
         Hidden widths M^(l) of the MLP after the concatenation (L = its length).
-    beta : float or (float, float), default=0.01
+    beta : float or (float, float), default=0.003
         KL weights beta_u, beta_v of Eq. 7, one for both sides or (users, items).
     batch_size : 'auto', int or (int, int), default='auto'
-        Rows per batch B_U, B_V of Algorithm 1, one for both sides or (users, items). 'auto' takes
-        {AUTO_MIN_BATCH_SIZE} rows, or more where a side would need more than {AUTO_MAX_BATCHES}
-        batches (the nested schedule takes one step per pair of batches).
+        Rows per batch B_U, B_V of Algorithm 1 (both sides, or users and items). 'auto': at least
+        {AUTO_MIN_BATCH_SIZE} rows, and at most {AUTO_MAX_BATCHES} batches per side.
     inputs : str, default='ratings+embeddings'
-        What the encoders read: 'ratings+embeddings' (the paper), 'ratings' (no cross feedback),
-        'embeddings' (no rating input), or with 'mean_embeddings' the average of the cross-fed
-        embeddings instead of their masked concatenation (the paper's accelerated variant).
+        What the encoders read: 'ratings+embeddings' (the paper), 'ratings', 'embeddings', or with
+        'mean_embeddings' the average of the cross-fed embeddings (the accelerated variant).
     attention : {{'local', 'global', 'auto'}} or None, default=None
-        Attention of the posterior parameters over the cross-fed embeddings: of the rated entries
-        ('local', Eq. 9-10), of every row of the other side ('global'), or 'auto': local on a side
-        whose median number of ratings per row is at least {SPARSE_MEDIAN_RATINGS}, global
-        otherwise (the paper's rule). None leaves it out (it validated worse, see the results).
+        Attention over the cross-fed embeddings of the rated entries ('local', Eq. 9-10), of the
+        whole other side ('global'), or 'auto', the paper's rule: local on a side with a median of
+        at least {SPARSE_MEDIAN_RATINGS} ratings per row, else global. None: no attention.
     attention_norm : {{'softmax', 'ratio', 'eq9'}}, default='softmax'
-        Normalisation of the attention scores: a softmax; 'eq9', Eq. 9 as printed (scores over
-        their sum, which can cross zero); 'ratio', Eq. 9 over the sum of absolute scores.
+        Normalisation of the attention scores: a softmax, Eq. 9 as printed ('eq9', over their sum,
+        which can cross zero) or over the sum of their absolute values ('ratio').
     schedule : {{'nested', 'alternating'}}, default='nested'
-        'nested' is Algorithm 1: one step per (user batch, item batch) pair, updating both sides.
-        'alternating' updates the user side over user batches, then the item side.
+        Algorithm 1's step per (user batch, item batch) pair, or the user side's, then the item side's.
     decoder : {{'auto', 'biased', 'baseline', 'dot'}}, default='auto'
-        What the dot product models. 'dot' (the paper): the raw ratings. 'biased': the
-        standardised ratings, with an encoded bias per user and item added to the dot product.
-        'baseline': as 'biased', after subtracting damped-mean baseline predictors. 'auto':
-        'baseline' when users or items are sparse, else 'biased'.
+        What the dot product models: the raw ratings ('dot', the paper); the standardised ratings
+        plus an encoded bias per user and item ('biased'); the same after damped-mean baseline
+        predictors ('baseline'); 'auto': 'baseline' when users or items are sparse, else 'biased'.
     input_dropout : float or 'auto', default='auto'
-        Share of the ratings hidden from both encoders at each step (rating and cross-fed input,
-        attention included); the rest are scaled by ``1 / (1 - input_dropout)``. 'auto' hides
-        {AUTO_INPUT_DROPOUT} when neither side is sparse, none otherwise. 0 is the paper.
+        Share of the ratings hidden from both encoders at each step (the rest scaled up); 'auto':
+        {AUTO_INPUT_DROPOUT} when neither side is sparse, else 0 (the paper).
     weight_averaging : float, default=0.99
-        Per-step decay of an exponential moving average of the weights, which validation and
-        prediction use. 0 keeps the last weights (the paper).
-    final_iter : int, default=20
-        After early stopping restores the best iteration, train that many more iterations on
-        every rating given to ``fit``, the validation part included. 0 keeps the model early
-        stopping chose (the paper). Ignored without early stopping.
+        Per-step decay of the moving average of the weights that prediction uses (0: the paper).
+    final_iter : int, default=10
+        Iterations on every rating, the validation part included, after early stopping restores
+        the best iteration (0: the paper). Ignored without early stopping.
     max_iter : int, default=200
-        Maximum number of iterations (passes of Algorithm 1's outer loop).
+        Maximum number of iterations (passes of Algorithm 1's outer loop) before the final ones.
     learning_rate : float, default=2e-3
         Adam's step size.
     {shared_parameter_docs(n_iter_no_change=20)}{TORCH_PARAMETER_DOCS}
     Attributes
     ----------
     user_ids_, item_ids_ : ndarray
-        The raw ids seen in ``fit``, sorted; a user's code is its position.
-    n_users_, n_items_ : int
-        Numbers of users and items.
-    global_mean_, rating_std_ : float
-        Mean and standard deviation of the training ratings.
-    rating_range_ : tuple of float
-        Smallest and largest rating seen; predictions are clipped to it.
-    user_fallback_, item_fallback_ : ndarray
-        Damped mean deviations from the global mean, used for pairs with an unknown id.
-    seen_items_ : scipy.sparse.csr_matrix
-        Users x items indicator of the pairs given to ``fit``.
+        The raw ids seen in ``fit``, sorted (a user's code is its position); ``n_users_``,
+        ``n_items_`` their numbers; ``seen_items_`` the users x items indicator of the pairs.
+    global_mean_, rating_std_, rating_range_ : float, float, tuple
+        Mean, standard deviation and range of the training ratings (predictions are clipped to
+        the range); ``user_fallback_``, ``item_fallback_`` the damped mean deviations used for
+        pairs with an unknown id.
     user_embeddings_, item_embeddings_ : ndarray of shape (n_users, K), (n_items, K)
-        Posterior means of the factors; ``user_variances_``, ``item_variances_`` their variances.
-    user_biases_, item_biases_ : ndarray
-        Posterior means of the encoded biases (zeros without them); ``user_bias_variances_``,
-        ``item_bias_variances_`` their variances.
-    decoder_, attention_scopes_, input_dropout_, batch_sizes_ : object
-        The resolved 'auto' choices.
+        Posterior means of the factors; ``user_variances_``, ``item_variances_`` their variances;
+        ``user_biases_``, ``item_biases_`` and their ``*_bias_variances_`` those of the biases.
     decoder_offset_, decoder_scale_, baseline_user_biases_, baseline_item_biases_ : object
         A prediction is ``decoder_offset_ + baseline_user_biases_[u] + baseline_item_biases_[i]
         + decoder_scale_ * (user_embeddings_[u] . item_embeddings_[i] + user_biases_[u] +
-        item_biases_[i])``, clipped to ``rating_range_``.
-    noise_variance_ : float
-        Mean squared training residual, the noise part of the predictive variance.
-    feedback_embeddings_ : tuple of ndarray
-        The cross-fed user and item embeddings the final encoders read.
-    n_iter_, best_iteration_ : int
-        Iterations run (the final ones included), and the one early stopping chose.
-    loss_curve_, validation_scores_, best_validation_score_ : object
-        Negative ELBO per training rating per iteration; validation RMSE per iteration of the
-        validated run and its best (None without early stopping).
-    module_, device_ : object
-        The trained encoders, and the device they trained on.
+        item_biases_[i])``; ``noise_variance_`` is the noise part of the predictive variance.
+    decoder_, attention_scopes_, input_dropout_, batch_sizes_ : object
+        The resolved 'auto' choices.
+    n_iter_, best_iteration_, loss_curve_, validation_scores_, best_validation_score_ : object
+        Iterations run (the final ones included) and the one early stopping chose; the negative
+        ELBO per training rating per iteration; the validation RMSE per iteration and its best.
+    module_, feedback_embeddings_, device_ : object
+        The trained encoders, the cross-fed embeddings they read last, and the device.
     n_features_in_, feature_names_in_ : object
         2, and the column names when X was a DataFrame.
 
@@ -224,7 +202,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         n_components=15,
         encoder_layer_sizes=(50, 25),
         fusion_layer_sizes=(),
-        beta=0.01,
+        beta=0.003,
         batch_size="auto",
         inputs="ratings+embeddings",
         attention=None,
@@ -233,7 +211,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         decoder="auto",
         input_dropout="auto",
         weight_averaging=0.99,
-        final_iter=20,
+        final_iter=10,
         max_iter=200,
         learning_rate=2e-3,
         early_stopping=True,

@@ -21,7 +21,6 @@ TORCH_PARAMETER_DOCS = """
     device : str, default='auto'
         'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'. Asking for CUDA where
         there is none raises an error.
-
     warm_start : bool, default=False
         When True and already fitted, ``fit`` continues from a copy of the fitted network (the ids
         in X must all be known, the parameters that shape the network unchanged; Adam's moments

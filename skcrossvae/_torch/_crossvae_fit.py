@@ -8,7 +8,7 @@ import torch
 from ._batching import make_blocks, partition, side_batches, squared_error_sum
 from ._crossvae import decode, kl_to_standard_normal, reparameterise
 from ._layers import LatentConcatInput
-from ._optim import TableAdam, adam
+from ._optim import TableRMSprop, adam
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,17 +61,21 @@ class CrossFeedbackTrainer:
                         torch.randn(shape_items, generator=generator, device=device))
         self.feedback_users, self.feedback_items = feedback
         # The latent-input tables (94 % of the weights on MovieLens-100K, far more on sparse data)
-        # take row-wise steps; every other weight takes Adam's dense step.
+        # take row-wise steps; every other weight takes Adam's step.
         self.tables = [module for module in model.modules() if isinstance(module, LatentConcatInput)]
         table_weights = {id(table.weight) for table in self.tables}
         self.dense_parameters = [p for p in model.parameters() if id(p) not in table_weights]
         self.optimizer = adam(self.dense_parameters, settings.learning_rate, device)
-        self.table_optimizer = TableAdam(self.tables, settings.learning_rate, settings.weight_averaging,
-                                         fused=device.type in ("cpu", "cuda"))
+        self.table_optimizer = TableRMSprop(self.tables, settings.learning_rate)
         self.n_steps = 0
+        # The averages of the dense weights move at every step, those of the tables once per
+        # iteration (by the product of the iteration's decays): a pass over a table at every step
+        # would cost more than the step.
         self.averaged = (
-            [p.detach().clone() for p in self.dense_parameters] if settings.weight_averaging > 0 else None
+            [p.detach().clone() for p in [*self.dense_parameters, *self._table_weights()]]
+            if settings.weight_averaging > 0 else None
         )
+        self.iteration_decay = 1.0
         self.holds_averages = False  # inside averaged_weights(): the averages are in the model
 
     def read_ratings(self, table):
@@ -97,10 +101,12 @@ class CrossFeedbackTrainer:
         self.n_steps += 1
         # Bias-corrected decay: the average does not linger on the initial weights.
         decay = min(self.settings.weight_averaging, (1 + self.n_steps) / (10 + self.n_steps))
-        self.table_optimizer.step(decay)
+        self.table_optimizer.step()
         if self.averaged is not None:
+            self.iteration_decay *= decay
             with torch.no_grad():
-                torch._foreach_lerp_(self.averaged, [p.detach() for p in self.dense_parameters], 1 - decay)
+                torch._foreach_lerp_(self.averaged[:len(self.dense_parameters)],
+                                     [p.detach() for p in self.dense_parameters], 1 - decay)
 
     def _hidden_ratings(self):
         """A fresh draw of the ratings hidden from both encoders at this step (None: none hidden)."""
@@ -137,9 +143,7 @@ class CrossFeedbackTrainer:
             self.holds_averages = False
 
     def _parameters_and_averages(self):
-        tables = [table.weight for table in self.tables]
-        return (self.dense_parameters + tables,
-                self.averaged + self.table_optimizer.averages())
+        return [*self.dense_parameters, *self._table_weights()], self.averaged
 
     @torch.no_grad()
     def _swap_weights(self):
@@ -148,11 +152,18 @@ class CrossFeedbackTrainer:
         for parameter, average in zip(*self._parameters_and_averages()):
             parameter.data, average.data = average.data, parameter.data
 
+    def _table_weights(self):
+        return [table.weight for table in self.tables]
+
     def train_one_iteration(self):
         """One pass of Algorithm 1 (lines 6-15); returns the negative ELBO per rating."""
-        if self.settings.schedule == "nested":
-            return self._nested_iteration()
-        return self._alternating_iteration()
+        loss = self._nested_iteration() if self.settings.schedule == "nested" else self._alternating_iteration()
+        if self.averaged is not None and self.tables:
+            with torch.no_grad():
+                torch._foreach_lerp_(self.averaged[len(self.dense_parameters):],
+                                     [p.detach() for p in self._table_weights()], 1 - self.iteration_decay)
+        self.iteration_decay = 1.0
+        return loss
 
     def _nested_iteration(self):
         settings, model = self.settings, self.model
@@ -240,12 +251,8 @@ class CrossFeedbackTrainer:
         )
 
     def set_state(self, state):
-        parameters, averages, self.feedback_users, self.feedback_items = state
+        parameters, self.averaged, self.feedback_users, self.feedback_items = state
         self.model.load_state_dict(parameters)
-        if averages is not None:
-            n_dense = len(self.dense_parameters)
-            self.averaged = averages[:n_dense]
-            self.table_optimizer.set_averages(averages[n_dense:])
 
     def finalise(self):
         """Leave the averaged weights (if kept) in the model for good: prediction uses them.

@@ -138,12 +138,12 @@ class MLP(nn.Module):
 class _ProjectRows(torch.autograd.Function):
     """``p_j = v_j @ W[j]`` for the rows ``j`` of ``rows`` (all rows when None).
 
-    The backward does not hand the table's gradient to autograd: it keeps the gradient of the
-    rows the step used in the layer (:meth:`LatentConcatInput.take_gradient`), for the row-wise
-    optimiser. For every row it is written into a buffer allocated once (a fresh zero-filled copy
-    of the table at every step costs more than the arithmetic on large tables); for some rows
-    it is a compact (rows, gradient) pair. The table must be used once per backward pass, as the
-    encoders do.
+    The forward reads the rows in place (an embedding bag over the table's ``K`` vectors of each
+    row, weighted by ``v_j``), without copying them. The backward does not hand the table's
+    gradient to autograd: the gradient of row ``j`` is the outer product ``v_j (dL/dp_j)^T``,
+    and the layer keeps its two factors (:meth:`LatentConcatInput.take_gradient`) for the
+    row-wise optimiser, which applies the update without ever building the gradient of the
+    table. The table must be used once per backward pass, as the encoders do.
     """
 
     @staticmethod
@@ -151,18 +151,18 @@ class _ProjectRows(torch.autograd.Function):
         ctx.layer, ctx.rows = layer, rows
         inputs = feedback if rows is None else feedback[rows]
         ctx.save_for_backward(inputs)
-        table = weight if rows is None else weight[rows]
-        return torch.bmm(inputs.unsqueeze(1), table).squeeze(1)
+        if rows is None:
+            return torch.bmm(inputs.unsqueeze(1), weight).squeeze(1)
+        n_components = weight.shape[1]
+        vectors = (rows[:, None] * n_components + torch.arange(n_components, device=rows.device)).flatten()
+        offsets = torch.arange(0, len(vectors), n_components, device=rows.device)
+        return F.embedding_bag(vectors, weight.view(-1, weight.shape[2]), offsets, mode="sum",
+                               per_sample_weights=inputs.flatten())
 
     @staticmethod
     def backward(ctx, grad):
         (inputs,) = ctx.saved_tensors
-        layer, rows = ctx.layer, ctx.rows
-        if rows is None:
-            gradient = torch.mul(inputs[:, :, None], grad[:, None, :], out=layer.gradient_buffer())
-        else:
-            gradient = inputs[:, :, None] * grad[:, None, :]
-        layer.pending_gradient = (rows, gradient)
+        ctx.layer.pending_gradient = (ctx.rows, inputs, grad)
         return None, None, None, None
 
 
@@ -174,8 +174,8 @@ class LatentConcatInput(nn.Module):
     ``p_j = v_j @ Phi0[j]``, then sums the projections per row with a sparse product: the cost
     is ``O(distinct × K × width + ratings × width)`` instead of ``O(ratings × K × width)``, and
     ``Z`` is never built. When a batch rates at least half of the other side's rows, every row
-    is projected (one pass over the table instead of gathering most of it). The table's gradient
-    is kept for :class:`~skcrossvae._torch._optim.TableAdam`, which updates the rows it covers.
+    is projected (one pass over the table instead of visiting most of it). The table's gradient
+    is kept in factored form for :class:`~skcrossvae._torch._optim.TableRMSprop`.
     """
 
     def __init__(self, n_other, n_components, out_features, generator, device=None):
@@ -183,23 +183,18 @@ class LatentConcatInput(nn.Module):
         bound = 1.0 / math.sqrt(n_other * n_components)
         self.weight = _uniform_parameter((n_other, n_components, out_features), bound, generator, device)
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
-        self._buffer, self.pending_gradient = None, None
-
-    def gradient_buffer(self):
-        """A table-sized buffer for a gradient of every row, allocated at its first use."""
-        if self._buffer is None:
-            self._buffer = torch.empty_like(self.weight)
-        return self._buffer
+        self.pending_gradient = None
 
     def take_gradient(self):
-        """``(rows, gradient)`` of the last backward pass (rows None: every row), then forget it;
-        ``(None, None)`` when the table had no backward pass since."""
+        """``(rows, inputs, output_gradient)`` of the last backward pass, then forget it: row
+        ``rows[r]`` (every row when ``rows`` is None) has the gradient
+        ``outer(inputs[r], output_gradient[r])``. None when there was no backward pass since."""
         pending, self.pending_gradient = self.pending_gradient, None
-        return pending if pending is not None else (None, None)
+        return pending
 
     def release_gradient(self):
-        """Free the gradient and its buffer (a fitted model keeps no copy of the table)."""
-        self._buffer, self.pending_gradient = None, None
+        """Forget the last gradient (a fitted model keeps none)."""
+        self.pending_gradient = None
 
     def forward(self, batch, feedback, entry_weights=None):
         """The batch's rows of ``Z @ Phi0 + b``; ``entry_weights`` optionally weight each entry

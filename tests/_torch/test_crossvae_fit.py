@@ -36,26 +36,34 @@ def _trainer(table, schedule="nested", weight_averaging=0.0, input_dropout=0.0, 
 @pytest.mark.parametrize("shape, density", [((20, 30), 0.5), ((40, 200), 0.02)], ids=["whole tables", "rows"])
 @pytest.mark.parametrize("schedule", ["nested", "alternating"])
 def test_weight_averaging_is_the_bias_corrected_moving_average_of_every_step(schedule, shape, density):
-    # On sparse data the tables' steps touch some rows: their averages are caught up lazily,
-    # and must still be the average of every step.
+    # The dense weights are averaged at every step, the tables at the end of each iteration by
+    # the product of the iteration's decays.
     trainer = _trainer(_table(*shape, density=density), schedule, weight_averaging=0.9)
+    tables = {id(encoder.latent_input.weight) for encoder in (trainer.model.user_encoder, trainer.model.item_encoder)}
     expected = [p.detach().clone().double() for p in trainer.model.parameters()]
     step = trainer._step
-    seen = []
+    seen, product = [], [1.0]
 
     def step_and_track(loss):
         step(loss)
         decay = min(0.9, (2 + len(seen)) / (11 + len(seen)))
         seen.append(decay)
+        product[0] *= decay
         for average, parameter in zip(expected, trainer.model.parameters()):
-            average.mul_(decay).add_(parameter.detach().double(), alpha=1 - decay)
+            if id(parameter) not in tables:
+                average.mul_(decay).add_(parameter.detach().double(), alpha=1 - decay)
 
     trainer._step = step_and_track
-    trainer.train_one_iteration()
-    trainer.train_one_iteration()
+    for _ in range(2):
+        trainer.train_one_iteration()
+        for average, parameter in zip(expected, trainer.model.parameters()):
+            if id(parameter) in tables:
+                average.mul_(product[0]).add_(parameter.detach().double(), alpha=1 - product[0])
+        product[0] = 1.0
     assert len(seen) == trainer.n_steps > 1
     parameters, averages = trainer._parameters_and_averages()
     order = {id(p): k for k, p in enumerate(trainer.model.parameters())}
+    assert {id(p) for p in parameters} == set(order)
     for parameter, kept in zip(parameters, averages):
         torch.testing.assert_close(kept, expected[order[id(parameter)]].float(), rtol=1e-5, atol=1e-6)
     live = [p.detach().clone() for p in trainer.model.parameters()]
@@ -64,6 +72,29 @@ def test_weight_averaging_is_the_bias_corrected_moving_average_of_every_step(sch
             torch.testing.assert_close(parameter.detach(), average.float(), rtol=1e-5, atol=1e-6)
     for parameter, before in zip(trainer.model.parameters(), live):
         torch.testing.assert_close(parameter.detach(), before)
+
+
+def test_the_tables_take_row_wise_rmsprop_steps():
+    trainer = _trainer(_table(n_users=40, n_items=200, density=0.02), weight_averaging=0.0)
+    layer = trainer.model.user_encoder.latent_input
+    table = layer.weight
+    batch = trainer.user_side[0]
+    for step in (1, 2):
+        before = table.detach().clone()
+        second = trainer.table_optimizer.state[0]["second_moment"].clone()
+        mean, logit = trainer.model.user_encoder(batch, trainer.feedback_items)
+        (mean.square().sum() + logit.sum()).backward()
+        rows, inputs, output_gradient = layer.pending_gradient
+        gradient = torch.bmm(inputs.unsqueeze(2), output_gradient.unsqueeze(1))
+        trainer.table_optimizer.step()
+        assert torch.equal(rows, batch.distinct)
+        moment = 0.999 * second[rows] + 0.001 * gradient.square().mean(dim=(1, 2))
+        corrected = moment / (1 - 0.999**step)
+        expected = before[rows] - 1e-2 * gradient / (corrected.sqrt() + 1e-8)[:, None, None]
+        torch.testing.assert_close(table.detach()[rows], expected, rtol=1e-4, atol=1e-6)
+        untouched = torch.ones(len(table), dtype=torch.bool)
+        untouched[rows] = False
+        assert torch.equal(table.detach()[untouched], before[untouched])
 
 
 def test_a_table_step_moves_only_the_rows_the_batch_rated():
@@ -100,10 +131,9 @@ def test_finalise_releases_the_gradients():
     trainer.train_one_iteration()
     tables = [encoder.latent_input for encoder in (trainer.model.user_encoder, trainer.model.item_encoder)]
     assert all(p.grad is not None for p in trainer.dense_parameters)
-    assert all(table._buffer is not None for table in tables)
     trainer.finalise()
     assert all(p.grad is None for p in trainer.model.parameters())
-    assert all(table._buffer is None and table.pending_gradient is None for table in tables)
+    assert all(table.pending_gradient is None for table in tables)
     assert trainer.table_optimizer is None
 
 
