@@ -7,6 +7,11 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 
+#: Up to this many cells, pairs are drawn exactly without replacement from a dense key matrix;
+#: larger shapes draw them sparsely (see the Notes of :func:`make_ratings`).
+DENSE_CELLS = 2**25
+
+
 def make_ratings(
     n_users=200,
     n_items=300,
@@ -92,9 +97,12 @@ def make_ratings(
 
     The rated pairs are drawn without replacement with probability proportional to
     ``user_weight * item_weight`` (Gumbel top-k sampling), after one pair per user and per
-    item is reserved from a random pairing so that everyone is rated. The generator
-    builds ``n_users * n_items`` arrays, so it suits matrices of up to some tens of
-    millions of cells.
+    item is reserved from a random pairing so that everyone is rated. That needs
+    ``n_users * n_items`` keys; above ``DENSE_CELLS`` (2**25) cells, users and items are
+    drawn independently with their weights and repeated pairs redrawn, which draws the same
+    distribution while few pairs repeat (the case for large, sparse matrices), in memory of
+    the order of the number of ratings: a MovieLens-20M shape (138,000 x 27,000, 20 million
+    ratings) takes seconds. ``return_truth`` is available up to ``DENSE_CELLS`` cells.
 
     Examples
     --------
@@ -116,12 +124,20 @@ def make_ratings(
     if not isinstance(return_truth, (bool, np.bool_)):
         raise TypeError(f"return_truth must be a bool; got {return_truth!r}")
     rng = check_random_state(random_state)
-
-    truth = _low_rank_truth(n_users, n_items, rank, low, high, rng)
-    users, items = _sample_pairs(
-        n_users, n_items, n_ratings, user_activity_exponent, item_popularity_exponent, rng
-    )
-    y_noiseless = truth[users, items]
+    dense = n_users * n_items <= DENSE_CELLS
+    if return_truth and not dense:
+        raise ValueError(
+            f"return_truth=True builds the {n_users} x {n_items} matrix ({n_users * n_items * 8 / 2**30:.1f} "
+            f"GiB); it is available up to {DENSE_CELLS} cells. Use return_truth=False."
+        )
+    user_factors, item_factors = _low_rank_factors(n_users, n_items, rank, low, high, rng)
+    sample = _sample_pairs if dense else _sample_pairs_sparse
+    users, items = sample(n_users, n_items, n_ratings, user_activity_exponent, item_popularity_exponent, rng)
+    if dense:
+        truth = user_factors @ item_factors.T
+        y_noiseless = truth[users, items]
+    else:
+        y_noiseless = np.einsum("ij,ij->i", user_factors[users], item_factors[items])
     y = y_noiseless + noise * rng.standard_normal(n_ratings)
     if discrete:
         y = low + np.round(y - low)
@@ -132,8 +148,8 @@ def make_ratings(
     return X, y, y_noiseless
 
 
-def _low_rank_truth(n_users, n_items, rank, low, high, rng):
-    """The noiseless (n_users, n_items) rating matrix, of rank ``rank``."""
+def _low_rank_factors(n_users, n_items, rank, low, high, rng):
+    """Factors whose product is the noiseless (n_users, n_items) rating matrix, of rank ``rank``."""
     user_factors = rng.standard_normal((n_users, rank))
     item_factors = rng.standard_normal((n_items, rank))
     user_factors[:, 0] = 1.0
@@ -144,7 +160,7 @@ def _low_rank_truth(n_users, n_items, rank, low, high, rng):
     item_factors *= scale
     # Absorbed by the all-ones user column, so the shift keeps the rank.
     item_factors[:, 0] += (low + high) / 2.0
-    return user_factors @ item_factors.T
+    return user_factors, item_factors
 
 
 def _sample_pairs(n_users, n_items, n_ratings, user_exponent, item_exponent, rng):
@@ -155,11 +171,8 @@ def _sample_pairs(n_users, n_items, n_ratings, user_exponent, item_exponent, rng
     # replacement.
     keys = log_user_weights[:, None] + log_item_weights[None, :]
     keys += rng.gumbel(size=keys.shape)
-    # Reserve a random pairing that covers everyone: pair k links user k mod n_users with
-    # item k mod n_items (after shuffling), which gives max(n_users, n_items) distinct pairs.
-    steps = np.arange(max(n_users, n_items))
-    covering_users = rng.permutation(n_users)[steps % n_users]
-    covering_items = rng.permutation(n_items)[steps % n_items]
+    # Reserve a random pairing that covers everyone.
+    covering_users, covering_items = _covering_pairs(n_users, n_items, rng)
     keys[covering_users, covering_items] = np.inf
     flat_keys = keys.ravel()
     n_left_out = flat_keys.size - n_ratings
@@ -169,6 +182,42 @@ def _sample_pairs(n_users, n_items, n_ratings, user_exponent, item_exponent, rng
         chosen = np.arange(flat_keys.size)
     users, items = np.divmod(np.sort(chosen), n_items)
     return users, items
+
+
+def _covering_pairs(n_users, n_items, rng):
+    """A random pairing that covers everyone: pair k links user k mod n_users with item k mod
+    n_items (after shuffling), which gives max(n_users, n_items) distinct pairs."""
+    steps = np.arange(max(n_users, n_items))
+    return rng.permutation(n_users)[steps % n_users], rng.permutation(n_items)[steps % n_items]
+
+
+def _sample_pairs_sparse(n_users, n_items, n_ratings, user_exponent, item_exponent, rng):
+    """The pairs of :func:`_sample_pairs` for shapes too large for a dense key matrix.
+
+    Users and items are drawn independently with their Zipf weights (with replacement) and
+    repeated pairs dropped, until ``n_ratings`` distinct pairs (the covering pairs included)
+    are drawn: a weighted sample without replacement as long as few pairs repeat, which holds
+    for the sparse matrices this path serves.
+    """
+    user_p = np.exp(_zipf_log_weights(n_users, user_exponent, rng))
+    item_p = np.exp(_zipf_log_weights(n_items, item_exponent, rng))
+    user_p, item_p = user_p / user_p.sum(), item_p / item_p.sum()
+    covering_users, covering_items = _covering_pairs(n_users, n_items, rng)
+    keys = _distinct(covering_users.astype(np.int64) * n_items + covering_items)
+    while len(keys) < n_ratings:
+        missing = n_ratings - len(keys)
+        draws = 2 * missing + 1000
+        drawn = rng.choice(n_users, draws, p=user_p).astype(np.int64) * n_items + rng.choice(n_items, draws, p=item_p)
+        drawn = _distinct(drawn)
+        new = drawn[~np.isin(drawn, keys, assume_unique=True, kind="sort")]
+        keys = np.sort(np.concatenate([keys, rng.permutation(new)[:missing]]))
+    return np.divmod(keys, n_items)
+
+
+def _distinct(values):
+    """The distinct values, sorted."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
 def _zipf_log_weights(n, exponent, rng):

@@ -145,3 +145,21 @@ def test_properties_over_small_problems(n_users, n_items, data):
     assert np.linalg.matrix_rank(truth) == rank
     assert np.all((1 <= y) & (y <= 5))
     np.testing.assert_array_equal(y_noiseless, truth[X[:, 0], X[:, 1]])
+
+
+def test_large_shapes_are_drawn_sparsely_with_the_same_guarantees():
+    n_users, n_items, n_ratings = 9000, 4000, 150_000  # 36 million cells, above DENSE_CELLS
+    X, y, y_noiseless = make_ratings(n_users, n_items, n_ratings=n_ratings, discrete=True, random_state=0)
+    assert X.shape == (n_ratings, 2) and y.shape == y_noiseless.shape == (n_ratings,)
+    keys = X[:, 0] * n_items + X[:, 1]
+    assert len(np.unique(keys)) == n_ratings  # no pair twice
+    assert np.bincount(X[:, 0], minlength=n_users).min() >= 1
+    assert np.bincount(X[:, 1], minlength=n_items).min() >= 1
+    assert set(np.unique(y)) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    # Zipf skew: the busiest tenth of the users hold far more than a tenth of the ratings.
+    counts = np.sort(np.bincount(X[:, 0]))[::-1]
+    assert counts[: n_users // 10].sum() > 0.3 * n_ratings
+    again, _, _ = make_ratings(n_users, n_items, n_ratings=n_ratings, discrete=True, random_state=0)
+    np.testing.assert_array_equal(X, again)
+    with pytest.raises(ValueError, match="return_truth=True builds the 9000 x 4000 matrix"):
+        make_ratings(n_users, n_items, n_ratings=n_ratings, random_state=0, return_truth=True)
