@@ -2,6 +2,8 @@
 
 import contextlib
 import dataclasses
+import os
+import tempfile
 
 import torch
 
@@ -9,6 +11,24 @@ from ._batching import make_blocks, partition, side_batches, squared_error_sum
 from ._crossvae import decode, kl_to_standard_normal, reparameterise
 from ._layers import LatentConcatInput
 from ._optim import TableRMSprop, adam
+
+
+#: Latent-input tables with more weights than this (512 MiB in float32) keep no average and are
+#: copied to a temporary file, not to memory, for early stopping.
+LARGE_TABLE = 2**27
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spilled:
+    """A tensor copied to a file (its shape and dtype), read back in place."""
+
+    path: str
+    shape: tuple
+    dtype: torch.dtype
+
+    def read_into(self, tensor):
+        with open(self.path, "rb") as file:
+            file.readinto(memoryview(tensor.numpy()).cast("B"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,11 +90,12 @@ class CrossFeedbackTrainer:
         self.n_steps = 0
         # The averages of the dense weights move at every step, those of the tables once per
         # iteration (by the product of the iteration's decays): a pass over a table at every step
-        # would cost more than the step.
+        # would cost more than the step. A table too large to copy keeps no average.
         self.averaged = (
             [p.detach().clone() for p in [*self.dense_parameters, *self._table_weights()]]
             if settings.weight_averaging > 0 else None
         )
+        self._snapshots = None  # a temporary folder for the large tables' early-stopping copies
         self.iteration_decay = 1.0
         self.holds_averages = False  # inside averaged_weights(): the averages are in the model
 
@@ -153,15 +174,18 @@ class CrossFeedbackTrainer:
             parameter.data, average.data = average.data, parameter.data
 
     def _table_weights(self):
-        return [table.weight for table in self.tables]
+        """The weights of the tables small enough to average (a copy of the others would be as
+        large as the model: on data as sparse as theirs most rows change at a few steps)."""
+        return [table.weight for table in self.tables if table.weight.numel() <= LARGE_TABLE]
 
     def train_one_iteration(self):
         """One pass of Algorithm 1 (lines 6-15); returns the negative ELBO per rating."""
         loss = self._nested_iteration() if self.settings.schedule == "nested" else self._alternating_iteration()
-        if self.averaged is not None and self.tables:
+        tables = self._table_weights()
+        if self.averaged is not None and tables:
             with torch.no_grad():
                 torch._foreach_lerp_(self.averaged[len(self.dense_parameters):],
-                                     [p.detach() for p in self._table_weights()], 1 - self.iteration_decay)
+                                     [p.detach() for p in tables], 1 - self.iteration_decay)
         self.iteration_decay = 1.0
         return loss
 
@@ -242,17 +266,31 @@ class CrossFeedbackTrainer:
         return tuple(results)
 
     def get_state(self):
+        """A copy of what prediction and further training start from (early stopping's best
+        state); the large tables are copied to a temporary file instead of memory."""
         averages = None if self.averaged is None else [p.clone() for p in self._parameters_and_averages()[1]]
-        return (
-            {key: value.detach().clone() for key, value in self.model.state_dict().items()},
-            averages,
-            self.feedback_users.clone(),
-            self.feedback_items.clone(),
-        )
+        weights = {key: self._copy(key, value) for key, value in self.model.state_dict().items()}
+        return weights, averages, self.feedback_users.clone(), self.feedback_items.clone()
+
+    def _copy(self, key, value):
+        value = value.detach()
+        if value.numel() <= LARGE_TABLE or value.device.type != "cpu":
+            return value.clone()
+        if self._snapshots is None:
+            self._snapshots = tempfile.TemporaryDirectory(prefix="skcrossvae-")
+        path = os.path.join(self._snapshots.name, key)
+        value.numpy().tofile(path)  # written through the page cache, not held in memory
+        return _Spilled(path, value.shape, value.dtype)
 
     def set_state(self, state):
-        parameters, self.averaged, self.feedback_users, self.feedback_items = state
-        self.model.load_state_dict(parameters)
+        weights, self.averaged, self.feedback_users, self.feedback_items = state
+        current = self.model.state_dict()
+        with torch.no_grad():
+            for key, value in weights.items():
+                if isinstance(value, _Spilled):
+                    value.read_into(current[key])
+                else:
+                    current[key].copy_(value)
 
     def finalise(self):
         """Leave the averaged weights (if kept) in the model for good: prediction uses them.
@@ -269,3 +307,6 @@ class CrossFeedbackTrainer:
                 torch._foreach_copy_([p.detach() for p in parameters], averages)
         # The model holds the averages for good; the optimisers' state is not needed any more.
         self.averaged, self.table_optimizer = None, None
+        if self._snapshots is not None:
+            self._snapshots.cleanup()
+            self._snapshots = None

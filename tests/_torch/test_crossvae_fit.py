@@ -215,3 +215,21 @@ def test_hidden_ratings_are_hidden_from_the_local_attention_too():
         only_kept = dataclasses.replace(batch, segment=segment, columns=columns, entry_weights=None)
         expected = attention(query, only_kept, trainer.feedback_items, "local")
     torch.testing.assert_close(attended, expected)
+
+
+def test_tables_too_large_to_copy_keep_no_average(monkeypatch):
+    from skcrossvae._torch import _crossvae_fit
+
+    monkeypatch.setattr(_crossvae_fit, "LARGE_TABLE", 10)
+    trainer = _trainer(_table(), weight_averaging=0.9)
+    parameters, averages = trainer._parameters_and_averages()
+    tables = {id(encoder.latent_input.weight) for encoder in (trainer.model.user_encoder, trainer.model.item_encoder)}
+    assert not tables & {id(p) for p in parameters} and len(parameters) == len(averages)
+    trainer.train_one_iteration()
+    state = trainer.get_state()
+    assert any(isinstance(value, _crossvae_fit._Spilled) for value in state[0].values())
+    before = {key: value.clone() for key, value in trainer.model.state_dict().items()}
+    trainer.train_one_iteration()
+    trainer.set_state(state)
+    for key, value in trainer.model.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
