@@ -248,6 +248,7 @@ def main():
             except RuntimeError as exc:
                 results[part] = dict(error=str(exc))
             print(f"{part}: {json.dumps(results[part])}", flush=True)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
 
 

@@ -433,3 +433,12 @@ def test_large_tables_go_to_a_temporary_file_for_early_stopping(toy, monkeypatch
     # A large table keeps no average; the other weights still do.
     averaged = _fit(*toy, weight_averaging=0.99)
     assert np.isfinite(averaged.predict(toy[0])).all()
+
+
+def test_auto_final_iterations_are_a_fifth_of_the_validated_ones(low_rank_toy):
+    X, y = low_rank_toy
+    model = _fit(X, y, **{**RECOVERY, "early_stopping": True, "max_iter": 60, "n_iter_no_change": 5,
+                          "final_iter": "auto", "validation_fraction": 0.2})
+    assert model.final_iter_ == round(model.best_iteration_ / 5) > 0
+    assert model.n_iter_ == len(model.validation_scores_) + model.final_iter_
+    assert _fit(*low_rank_toy, early_stopping=False, final_iter="auto").final_iter_ == 0

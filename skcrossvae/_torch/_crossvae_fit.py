@@ -181,13 +181,18 @@ class CrossFeedbackTrainer:
     def train_one_iteration(self):
         """One pass of Algorithm 1 (lines 6-15); returns the negative ELBO per rating."""
         loss = self._nested_iteration() if self.settings.schedule == "nested" else self._alternating_iteration()
+        self._update_table_averages()
+        if hasattr(self, "_n_averaged"):
+            self._add_posteriors()
+        return loss
+
+    def _update_table_averages(self):
         tables = self._table_weights()
         if self.averaged is not None and tables:
             with torch.no_grad():
                 torch._foreach_lerp_(self.averaged[len(self.dense_parameters):],
                                      [p.detach() for p in tables], 1 - self.iteration_decay)
         self.iteration_decay = 1.0
-        return loss
 
     def _nested_iteration(self):
         settings, model = self.settings, self.model
@@ -246,10 +251,29 @@ class CrossFeedbackTrainer:
             setattr(self, own_name, refreshed)
         return total.item() / 2
 
+    def average_posteriors(self):
+        """From now on, :meth:`encode_all` gives the average of the posteriors encoded at the end
+        of each following iteration: the cross-fed embeddings are samples, and one iteration's
+        posteriors carry their noise."""
+        self._posterior_sums, self._n_averaged = None, 0
+
+    def _add_posteriors(self):
+        encoded = self._encode_all()
+        self._posterior_sums = encoded if self._posterior_sums is None else tuple(
+            total + new for total, new in zip(self._posterior_sums, encoded))
+        self._n_averaged += 1
+
     @torch.no_grad()
     def encode_all(self):
         """Posterior means and variances of every user and item, from the current cross-fed
-        embeddings (with the averaged weights, when kept)."""
+        embeddings (with the averaged weights, when kept), or their average over the
+        iterations since :meth:`average_posteriors`."""
+        if getattr(self, "_n_averaged", 0):
+            return tuple(total / self._n_averaged for total in self._posterior_sums)
+        return self._encode_all()
+
+    @torch.no_grad()
+    def _encode_all(self):
         results = []
         with self.averaged_weights():
             for encoder, batches, feedback, n_rows in (

@@ -233,3 +233,15 @@ def test_tables_too_large_to_copy_keep_no_average(monkeypatch):
     trainer.set_state(state)
     for key, value in trainer.model.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+
+
+def test_averaged_posteriors_are_the_mean_of_each_iteration_s_encoding():
+    trainer = _trainer(_table(), weight_averaging=0.9)
+    trainer.train_one_iteration()
+    trainer.average_posteriors()
+    encoded = []
+    for _ in range(3):
+        trainer.train_one_iteration()
+        encoded.append(trainer._encode_all())
+    for got, parts in zip(trainer.encode_all(), zip(*encoded)):
+        torch.testing.assert_close(got, sum(parts) / 3)

@@ -1,0 +1,119 @@
+"""Tables of the results page, rendered from the records in ``benchmarks/results/`` at build time.
+
+``conf.py`` calls :func:`render_all`, which writes one reStructuredText file per table into
+``docs/_generated/``; ``results.rst`` includes them. The page therefore shows what the records
+hold, and a rerun of a benchmark updates it.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+FINAL_ITERATIONS = (0, 5, 10, 20, 30)
+
+
+def _table(header, rows, widths=None):
+    """A ``list-table`` directive of ``rows`` (lists of strings) under ``header``."""
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines.append(f"   * - {row[0]}")
+        lines.extend(f"     - {cell}" for cell in row[1:])
+    return "\n".join(lines) + "\n"
+
+
+def _missing(name):
+    return f"*No record yet:* ``benchmarks/results/{name}`` *is written by the command above.*\n"
+
+
+def defaults_validation():
+    path = RESULTS / "defaults_validation.jsonl"
+    if not path.exists():
+        return _missing(path.name)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    settings = []
+    for row in rows:
+        key = json.dumps(row["params"], sort_keys=True)
+        if key not in settings:
+            settings.append(key)
+    table = []
+    for key in settings:
+        curves = [row["held_out_by_final_iter"] for row in rows if json.dumps(row["params"], sort_keys=True) == key]
+        cells = []
+        for k in FINAL_ITERATIONS:
+            values = [curve[k] for curve in curves if len(curve) > k]
+            cells.append(f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else "")
+        label = "defaults" if key == "{}" else f"``{key}``"
+        table.append([label, *cells, str(len(curves))])
+    header = ["setting", *(f"{k} final" for k in FINAL_ITERATIONS), "fits"]
+    return _table(header, table)
+
+
+def compare_defaults():
+    path = RESULTS / "compare_defaults.json"
+    if not path.exists():
+        return _missing(path.name)
+    document = json.loads(path.read_text())
+    results = document["results"]
+    models = [model for model in document["models"] if any(model in by_model for by_model in results.values())]
+    table = []
+    for dataset, by_model in results.items():
+        cells = []
+        for model in models:
+            summary = by_model.get(model)
+            cells.append("" if summary is None else
+                         f"{summary['rmse']['mean']:.4f} ± {summary['rmse']['std']:.4f}")
+        seconds = by_model.get("CrossFeedbackVAERegressor", {}).get("fit_seconds", {}).get("mean")
+        table.append([dataset, *cells, "" if seconds is None else f"{seconds:.0f}"])
+    short = [model.replace("Regressor", "") for model in models]
+    return (_table(["data set", *short, "fit s (ours)"], table)
+            + f"\nMeasured {document['measured']}; the fit seconds are those of two fits sharing two cores.\n")
+
+
+def speed():
+    path = RESULTS / "speed.json"
+    if not path.exists():
+        return _missing(path.name)
+    results = json.loads(path.read_text())
+    rows = []
+    if "u1" in results:
+        u1 = results["u1"]
+        ours = np.mean([run["seconds"] for run in u1["runs"]["CrossFeedbackVAERegressor"]])
+        svdpp = np.mean([run["seconds"] for run in u1["runs"]["SVDpp"]])
+        rmse_ours = np.mean([run["rmse"] for run in u1["runs"]["CrossFeedbackVAERegressor"]])
+        rmse_svdpp = np.mean([run["rmse"] for run in u1["runs"]["SVDpp"]])
+        rows.append(["default fit, MovieLens-100K u1", f"{ours:.1f} s (test RMSE {rmse_ours:.4f})",
+                     f"SVD++ {svdpp:.1f} s (test RMSE {rmse_svdpp:.4f}): ratio {u1['ratio']:.2f}"])
+    if "paper" in results:
+        paper = results["paper"]
+        rows.append(["the paper's model, u1", f"{paper['default_sizes']['seconds']:.1f} s "
+                     f"(test RMSE {paper['default_sizes']['rmse']:.4f})",
+                     f"full grid: {paper['grid_candidates']} candidates, "
+                     f"{paper['grid_core_hours']:.0f} core-hours (from {len(paper['sample'])} sampled)"])
+    if "iteration" in results and "seconds_per_iteration" in results["iteration"]:
+        part = results["iteration"]
+        rows.append(["one iteration, u1", f"{part['seconds_per_iteration']:.3f} s",
+                     f"bandwidth bound {part['bound_seconds']:.3f} s ({part['gigabytes_per_iteration']:.2f} GB "
+                     f"at {part['bandwidth_gb_per_s']:.1f} GB/s)"])
+    for key, label in (("ciaodvd", "one iteration, CiaoDVD"), ("ml20m", "one iteration, MovieLens-20M shape")):
+        part = results.get(key, {})
+        if "seconds_per_iteration" in part:
+            rows.append([label, f"{part['seconds_per_iteration']:.1f} s", f"peak memory {part['peak_gib']:.2f} GiB"])
+        elif "error" in part:
+            rows.append([label, "failed", part["error"]])
+    part = results.get("epinions", {})
+    if "peak_gib" in part:
+        rows.append(["Epinions, max_iter=3 fit", f"{part['fit_seconds']:.0f} s", f"peak memory {part['peak_gib']:.2f} GiB"])
+    elif "error" in part:
+        rows.append(["Epinions, max_iter=3 fit", "failed", part["error"]])
+    return _table(["measurement", "time", "against"], rows)
+
+
+def render_all(target):
+    """Write every table of the results page into the folder ``target``."""
+    target = Path(target)
+    target.mkdir(exist_ok=True)
+    for name, render in (("defaults_validation", defaults_validation), ("compare_defaults", compare_defaults),
+                         ("speed", speed)):
+        (target / f"{name}.rst").write_text(render())
