@@ -8,6 +8,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -244,6 +245,7 @@ def _jsonable(value):
 def write_json(path, payload):
     """Write ``payload`` with the time of measurement to ``path`` as strict JSON."""
     document = dict(measured=time.strftime("%Y-%m-%d %H:%M"), **payload)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
         json.dump(_jsonable(document), handle, indent=2, allow_nan=False)
         handle.write("\n")
