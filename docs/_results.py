@@ -110,10 +110,33 @@ def speed():
     return _table(["measurement", "time", "against"], rows)
 
 
+def fold_in():
+    path = RESULTS / "fold_in.json"
+    if not path.exists():
+        return _missing(path.name)
+    runs = json.loads(path.read_text())["runs"]
+    rows = []
+    for dataset in dict.fromkeys(run["dataset"] for run in runs):
+        mine = [run for run in runs if run["dataset"] == dataset]
+        for protocol in ("fold-in", "refit", "fallback"):
+            cells = []
+            for score in ("rmse", "ndcg20"):
+                values = [run[protocol][score] for run in mine]
+                spread = np.std(values, ddof=1) if len(values) > 1 else 0.0
+                cells.append(f"{np.mean(values):.4f} ± {spread:.4f}")
+            rate = ""
+            if protocol == "fold-in":
+                batch = np.mean([run["users_per_second"]["batch"] for run in mine])
+                single = np.mean([run["users_per_second"]["one_by_one"] for run in mine])
+                rate = f"{batch:,.0f} in one call; {single:,.0f} one call per user"
+            rows.append([dataset, protocol, *cells, rate])
+    return _table(["data set", "new users by", "RMSE", "NDCG@20", "users per second"], rows)
+
+
 def render_all(target):
     """Write every table of the results page into the folder ``target``."""
     target = Path(target)
     target.mkdir(exist_ok=True)
     for name, render in (("defaults_validation", defaults_validation), ("compare_defaults", compare_defaults),
-                         ("speed", speed)):
+                         ("speed", speed), ("fold_in", fold_in)):
         (target / f"{name}.rst").write_text(render())

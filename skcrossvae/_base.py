@@ -11,6 +11,7 @@ from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -25,6 +26,7 @@ from ._data import (
     check_no_duplicates,
     check_ratings,
     encode_ids,
+    extend_vocabulary,
     normalise_id_column,
     weighted_root_mean_square,
     split_id_columns,
@@ -267,12 +269,16 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         self.global_mean_ = float(np.average(train.values, weights=weights))
         self.rating_std_ = weighted_root_mean_square(train.values - self.global_mean_, weights) or 1.0
         self.rating_range_ = (float(table.values.min()), float(table.values.max()))
-        residual = train.values - self.global_mean_
         for side, codes, size in (("user", train.users, self.n_users_), ("item", train.items, self.n_items_)):
-            sums = np.bincount(codes, weights=residual if weights is None else residual * weights, minlength=size)
-            counts = np.bincount(codes, weights=weights, minlength=size)
-            setattr(self, f"{side}_fallback_", sums / (counts + _FALLBACK_DAMPING))
-        self.seen_items_ = table.to_csr(np.ones(len(table), dtype=bool))
+            setattr(self, f"{side}_fallback_", self._fallbacks(codes, train.values, size, weights))
+        self.ratings_ = table.to_csr()
+
+    def _fallbacks(self, codes, values, size, weights=None):
+        """Damped mean deviation from the global mean of each code's ratings."""
+        residual = values - self.global_mean_
+        sums = np.bincount(codes, weights=residual if weights is None else residual * weights, minlength=size)
+        counts = np.bincount(codes, weights=weights, minlength=size)
+        return sums / (counts + _FALLBACK_DAMPING)
 
     def _network_changes(self):
         """How the networks the current parameters describe differ from the fitted ones.
@@ -305,6 +311,93 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         ``valid`` holds the validation ratings for early stopping, or is None when early stopping
         is off (by the parameter, or because nothing could be held out).
         """
+
+    # ----------------------------------------------------------------- fold-in
+    def _can_fold_in(self):
+        return type(self)._fold_in_rows is not BaseRatingEstimator._fold_in_rows
+
+    @available_if(_can_fold_in)
+    def fold_in(self, X, y):
+        """Add users and items, or more ratings of known ones, from their ratings, without training.
+
+        Every user and item in ``X`` gets its latent vectors recomputed from its ratings: those
+        given to ``fit`` (and earlier ``fold_in`` calls) together with those in ``X``; a pair
+        rated again takes the rating in ``X``. The fitted parameters do not change, nor does any
+        user or item absent from ``X``. New ids are added to ``user_ids_`` and ``item_ids_``
+        after the others, and ``predict``, ``recommend`` and ``similar_users`` /
+        ``similar_items`` then serve them like the ids of ``fit`` (not through
+        ``handle_unknown``). The ratings count with weight 1. Like ``fit``, ``fold_in`` is
+        atomic: on any error the estimator is left as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_ratings, 2)
+            User ids in the first column, item ids in the second; each pair at most once.
+        y : array-like of shape (n_ratings,)
+            The ratings, within ``rating_range_`` (the range seen in ``fit``).
+
+        Returns
+        -------
+        self : object
+            The estimator, with the users and items of ``X`` folded in.
+        """
+        check_is_fitted(self)
+        with self._atomic():
+            self._fold_in(X, y)
+        return self
+
+    def _fold_in(self, X, y):
+        X = validate_data(self, X, dtype=None, reset=False)
+        users, items = split_id_columns(X)
+        ratings = check_ratings(y, X.shape[0], type(self).__name__)
+        low, high = self.rating_range_
+        outside = (ratings < low) | (ratings > high)
+        if outside.any():
+            raise ValueError(
+                f"fold_in takes ratings within the range seen in fit, [{low:g}, {high:g}] (the "
+                f"predictions are clipped to it); {np.count_nonzero(outside)} are outside it, e.g. "
+                f"{ratings[outside][0]:g}. Refit to learn a wider scale."
+            )
+        self.user_ids_, user_codes = extend_vocabulary(self.user_ids_, users, "user")
+        self.item_ids_, item_codes = extend_vocabulary(self.item_ids_, items, "item")
+        self.n_users_, self.n_items_ = len(self.user_ids_), len(self.item_ids_)
+        check_no_duplicates(user_codes, item_codes, self.user_ids_, self.item_ids_)
+        given = RatingTable(user_codes, item_codes, ratings, self.n_users_, self.n_items_)
+        self.ratings_ = self._merged_ratings(given)
+        merged = self.ratings_.tocoo()
+        merged = RatingTable(merged.row.astype(np.int64), merged.col.astype(np.int64), merged.data,
+                             self.n_users_, self.n_items_)
+        changed = {"user": np.unique(user_codes), "item": np.unique(item_codes)}
+        for side, codes, size in (("user", merged.users, self.n_users_), ("item", merged.items, self.n_items_)):
+            fitted = getattr(self, f"{side}_fallback_")
+            fallback = np.concatenate([fitted, np.zeros(size - len(fitted))])
+            fallback[changed[side]] = self._fallbacks(codes, merged.values, size)[changed[side]]
+            setattr(self, f"{side}_fallback_", fallback)
+        self._fold_in_rows(merged, changed["user"], changed["item"])
+
+    def _merged_ratings(self, given):
+        """``ratings_`` grown to the current vocabularies, with ``given``'s ratings in it (a pair
+        rated again takes the given rating)."""
+        stored = self.ratings_.tocoo()
+        touched = np.zeros(given.n_users, dtype=bool)
+        touched[given.users] = True
+        # Only the touched users' stored ratings can clash with the given ones.
+        candidates = np.flatnonzero(touched[stored.row])
+        keys = stored.row[candidates].astype(np.int64) * given.n_items + stored.col[candidates]
+        replaced = candidates[np.isin(keys, given.users * given.n_items + given.items)]
+        kept = np.ones(stored.nnz, dtype=bool)
+        kept[replaced] = False
+        return sp.csr_matrix(
+            (np.concatenate([stored.data[kept], given.values]),
+             (np.concatenate([stored.row[kept], given.users]), np.concatenate([stored.col[kept], given.items]))),
+            shape=(given.n_users, given.n_items),
+        )
+
+    def _fold_in_rows(self, ratings, users, items):
+        """Recompute the prediction state of the ``users`` and ``items`` codes from ``ratings``
+        (every stored rating, as a table over the current vocabularies), growing the per-user
+        and per-item arrays to ``n_users_`` and ``n_items_`` rows. Estimators that can fold in
+        override this."""
 
     # --------------------------------------------------------------- prediction
     @abstractmethod
@@ -461,7 +554,9 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                 block = self.global_mean_ + self.user_fallback_[codes][:, None] + np.zeros(len(item_codes))
                 block[:, item_known] = self._score_items(codes, item_codes[item_known])
                 if exclude_seen:
-                    seen = self.seen_items_[codes][:, item_codes].toarray().astype(bool) & item_known
+                    rated = self.ratings_[codes]  # its pattern, not its values (a rating may be 0)
+                    seen = sp.csr_matrix((np.ones(rated.nnz, dtype=bool), rated.indices, rated.indptr),
+                                         shape=rated.shape)[:, item_codes].toarray() & item_known
                     block[seen] = -np.inf
                 scores[known] = block
             best = np.argpartition(-scores, n - 1, axis=1)[:, :n]
@@ -593,8 +688,8 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         for name, size in sizes.items():
             if len(getattr(self, name)) != size:
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries, not {size}")
-        if self.seen_items_.shape != (self.n_users_, self.n_items_):
-            raise ValueError(f"seen_items_ has shape {self.seen_items_.shape}")
+        if self.ratings_.shape != (self.n_users_, self.n_items_):
+            raise ValueError(f"ratings_ has shape {self.ratings_.shape}")
 
     def _module_factory(self):
         """Rebuild the torch module(s) of a fitted estimator from its fitted sizes (for load)."""

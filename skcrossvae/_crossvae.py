@@ -84,6 +84,14 @@ class _Decoder:
         return (table.values - self.offsets(table.users, table.items)) / self.scale
 
 
+def _grown(array, size, rows, values):
+    """A copy of ``array`` with ``size`` rows (new ones 0) and ``values`` at ``rows``."""
+    grown = np.zeros((size, *array.shape[1:]), dtype=array.dtype)
+    grown[:len(array)] = array
+    grown[rows] = values
+    return grown
+
+
 class CrossFeedbackVAERegressor(TorchEstimator):
     __doc__ = f"""Bayesian matrix factorisation with cross-feedback VAE encoders (Jin et al.).
 
@@ -143,7 +151,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
     ----------
     user_ids_, item_ids_ : ndarray
         The raw ids seen in ``fit``, sorted (a user's code is its position); ``n_users_``,
-        ``n_items_`` their numbers; ``seen_items_`` the users x items indicator of the pairs.
+        ``n_items_`` their numbers; ``ratings_`` the users x items CSR matrix of the ratings given.
     global_mean_, rating_std_, rating_range_ : float, float, tuple
         Mean, standard deviation and range of the training ratings (predictions are clipped to
         the range); ``user_fallback_``, ``item_fallback_`` the damped mean deviations used for
@@ -358,13 +366,31 @@ class CrossFeedbackVAERegressor(TorchEstimator):
             sizes.append(max(AUTO_MIN_BATCH_SIZE, -(-n_rows // AUTO_MAX_BATCHES)) if size == "auto" else int(size))
         self.batch_sizes_ = tuple(sizes)
 
-    def _make_module(self, generator, device):
+    def _make_module(self, generator, device, sizes=None):
         from ._torch._crossvae import CrossFeedbackVAE
 
-        return CrossFeedbackVAE(self.n_users_, self.n_items_, self.attention_scopes_,
-                                self._model_config(), generator, device)
+        n_users, n_items = sizes or (self.n_users_, self.n_items_)
+        return CrossFeedbackVAE(n_users, n_items, self.attention_scopes_, self._model_config(), generator, device)
+
+    def _encoded_sizes(self):
+        """The numbers of users and items the encoders read: those of ``fit`` (ids that
+        :meth:`fold_in` adds come after them and have no cross-fed embedding)."""
+        return tuple(len(embeddings) for embeddings in self.feedback_embeddings_)
+
+    def _module_factory(self):
+        import torch
+
+        sizes = self._encoded_sizes()
+        return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"), sizes)}
 
     def _fit_ratings(self, train, valid, rng, incremental):
+        if incremental and self._encoded_sizes() != (self.n_users_, self.n_items_):
+            added = np.subtract((self.n_users_, self.n_items_), self._encoded_sizes())
+            raise ValueError(
+                f"warm_start=True continues training the networks of the first fit, which do not "
+                f"read the {added[0]} users and {added[1]} items added by fold_in; refit with "
+                "warm_start=False to train on them."
+            )
         self._resolve_choices(train, incremental)
         self.final_iter_ = 0
         super()._fit_ratings(train, valid, rng, incremental)
@@ -433,15 +459,65 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         self.feedback_embeddings_ = tuple(e.cpu().numpy() for e in (trainer.feedback_users, trainer.feedback_items))
         self.decoder_offset_, self.decoder_scale_ = float(decoder.offset), float(decoder.scale)
         self.baseline_user_biases_, self.baseline_item_biases_ = decoder.user_offsets, decoder.item_offsets
-        k = self.n_components
         user_means, user_vars, item_means, item_vars = (
             tensor.cpu().double().numpy() for tensor in trainer.encode_all())
-        for side, means, variances in (("user", user_means, user_vars), ("item", item_means, item_vars)):
-            setattr(self, f"{side}_embeddings_", means[:, :k])
-            setattr(self, f"{side}_variances_", variances[:, :k])
-            has_bias = means.shape[1] > k
-            setattr(self, f"{side}_biases_", means[:, k] if has_bias else np.zeros(len(means)))
-            setattr(self, f"{side}_bias_variances_", variances[:, k] if has_bias else np.zeros(len(means)))
+        self._set_posteriors("user", user_means, user_vars)
+        self._set_posteriors("item", item_means, item_vars)
+
+    _POSTERIOR_ATTRIBUTES = ("embeddings_", "variances_", "biases_", "bias_variances_")
+
+    def _set_posteriors(self, side, means, variances, rows=None, size=None):
+        """Store one side's posteriors (latent vectors with the bias last, when there is one):
+        of every row, or of the codes ``rows`` in arrays grown to ``size`` rows."""
+        k = self.n_components
+        has_bias = means.shape[1] > k
+        values = (means[:, :k], variances[:, :k], means[:, k] if has_bias else np.zeros(len(means)),
+                  variances[:, k] if has_bias else np.zeros(len(means)))
+        for suffix, value in zip(self._POSTERIOR_ATTRIBUTES, values):
+            name = f"{side}_{suffix}"
+            if rows is not None:
+                value = _grown(getattr(self, name), size, rows, value)
+            setattr(self, name, value)
+
+    # ----------------------------------------------------------------- fold-in
+    def _fold_in_rows(self, ratings, users, items):
+        """Encode the posteriors of ``users`` and ``items`` from their ratings (:meth:`fold_in`).
+
+        Each side's encoder reads the row's ratings of the other side's ids of ``fit``, with
+        their cross-fed embeddings; a rating between two ids added by ``fold_in`` (a new user's
+        rating of a new item) has no input in either encoder and is left out of them (it still
+        counts in the fallbacks). New ids get baseline biases (``decoder_='baseline'``) from
+        the same ratings; the ids of ``fit`` keep theirs. Only the fitted state is read, so users
+        can be folded in in any order or grouping with the same result.
+        """
+        from ._torch._crossvae_fit import fold_in
+        from ._torch._device import as_tensor
+
+        input_scale = max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
+        device = self._module_device
+        feedback = [as_tensor(e, device).float() for e in self.feedback_embeddings_]
+        encoded = self._encoded_sizes()
+        for side, codes, encoder, own, other, n_other, cross_fed, size, n_fitted in (
+            ("user", users, self.module_.user_encoder, ratings.users, ratings.items, encoded[1], feedback[1],
+             self.n_users_, encoded[0]),
+            ("item", items, self.module_.item_encoder, ratings.items, ratings.users, encoded[0], feedback[0],
+             self.n_items_, encoded[1]),
+        ):
+            local = np.full(size, -1)
+            local[codes] = np.arange(len(codes))
+            read = (local[own] >= 0) & (other < n_other)
+            means, variances = fold_in(encoder, local[own[read]], other[read], ratings.values[read] / input_scale,
+                                       len(codes), cross_fed, self.batch_sizes_[side == "item"])
+            self._set_posteriors(side, means, variances, rows=codes, size=size)
+            offsets = _grown(getattr(self, f"baseline_{side}_biases_"), size, [], [])
+            if self.decoder_ == "baseline":
+                new = codes[codes >= n_fitted]
+                other_offsets = getattr(self, f"baseline_{'item' if side == 'user' else 'user'}_biases_")
+                residual = ratings.values[read] - self.decoder_offset_ - other_offsets[other[read]]
+                damped = (np.bincount(own[read], residual, size)
+                          / (np.bincount(own[read], minlength=size) + BASELINE_DAMPING))
+                offsets[new] = damped[new]
+            setattr(self, f"baseline_{side}_biases_", offsets)
 
     # -------------------------------------------------------------- prediction
     @property

@@ -136,17 +136,34 @@ def build_vocabulary(ids):
 
 
 def encode_ids(vocabulary, ids, name):
-    """Codes of ``ids`` in a sorted ``vocabulary`` and a mask of the known ones.
+    """Codes of ``ids`` in ``vocabulary`` (a code is a position in it) and a mask of the known ones.
 
-    Unknown ids get code 0; callers decide what to do with them through the mask.
+    The vocabulary is sorted after ``fit``; ids added later by ``fold_in`` come after the
+    others, and the lookup then goes through a sorting permutation. Unknown ids get code 0;
+    callers decide what to do with them through the mask.
     """
     known_numeric = vocabulary.dtype.kind in "if"
     if known_numeric != (ids.dtype.kind in "if"):
         seen, now = ("numbers", "strings") if known_numeric else ("strings", "numbers")
         raise ValueError(f"{name} ids were {seen} at fit time but are {now} now.")
-    positions = np.minimum(np.searchsorted(vocabulary, ids), len(vocabulary) - 1)
+    in_order = len(vocabulary) < 2 or bool(np.all(vocabulary[1:] > vocabulary[:-1]))
+    sorter = None if in_order else np.argsort(vocabulary, kind="stable")
+    positions = np.minimum(np.searchsorted(vocabulary, ids, sorter=sorter), len(vocabulary) - 1)
+    if sorter is not None:
+        positions = sorter[positions]
     known = vocabulary[positions] == ids
     return np.where(known, positions, 0), known
+
+
+def extend_vocabulary(vocabulary, ids, name):
+    """``vocabulary`` with the unknown ``ids`` appended (sorted among themselves) and the codes
+    of ``ids`` in it: the codes of known ids do not change."""
+    codes, known = encode_ids(vocabulary, ids, name)
+    if known.all():
+        return vocabulary, codes
+    added = np.unique(ids[~known])
+    codes[~known] = len(vocabulary) + np.searchsorted(added, ids[~known])
+    return np.concatenate([vocabulary, added]), codes
 
 
 @dataclass

@@ -442,3 +442,123 @@ def test_auto_final_iterations_are_a_fifth_of_the_validated_ones(low_rank_toy):
     assert model.final_iter_ == round(model.best_iteration_ / 5) > 0
     assert model.n_iter_ == len(model.validation_scores_) + model.final_iter_
     assert _fit(*low_rank_toy, early_stopping=False, final_iter="auto").final_iter_ == 0
+
+
+# ---------------------------------------------------------------------------- fold-in
+@pytest.fixture(scope="module")
+def held_out_users(low_rank_toy):
+    """A fit without the last 8 users of the low-rank toy, and those users' ratings."""
+    X, y = low_rank_toy
+    held = X[:, 0] >= 32
+    model = _fit(X[~held], y[~held], **{**RECOVERY, "max_iter": 100, "attention": "local"})
+    return model, X[held], y[held]
+
+
+@pytest.mark.parametrize("decoder", ["biased", "baseline", "dot"])
+def test_folding_in_fitted_users_reproduces_their_posteriors(low_rank_toy, decoder):
+    # Without early stopping the final encoders read every rating, with the stored cross-fed
+    # embeddings: folding users in with their ratings is the same pass.
+    X, y = low_rank_toy
+    model = _fit(X, y, **{**RECOVERY, "max_iter": 20, "decoder": decoder, "attention": "local"})
+    fitted = {name: getattr(model, name).copy() for name in
+              ("user_embeddings_", "user_variances_", "user_biases_", "item_embeddings_",
+               "baseline_user_biases_", "baseline_item_biases_")}
+    chosen = np.isin(X[:, 0], [0, 5, 17])
+    model.fold_in(X[chosen], y[chosen])
+    for name, value in fitted.items():
+        np.testing.assert_allclose(getattr(model, name), value, atol=1e-5, err_msg=name)
+    assert model.n_users_ == len(fitted["user_embeddings_"])
+
+
+def test_fold_in_serves_new_users_without_the_fallback(held_out_users):
+    fitted, X_new, y_new = held_out_users
+    model = pickle.loads(pickle.dumps(fitted))
+    fallback = model.predict(X_new)
+    before = {name: getattr(model, name).copy() for name in ("user_embeddings_", "item_embeddings_")}
+    model.fold_in(X_new, y_new)
+    assert model.n_users_ == fitted.n_users_ + 8
+    assert list(model.user_ids_[-8:]) == list(range(32, 40))
+    # Known users are untouched; the items the new users rated are encoded again from the same
+    # readable ratings (the new users have no input in the item encoder).
+    np.testing.assert_array_equal(model.user_embeddings_[:fitted.n_users_], before["user_embeddings_"])
+    np.testing.assert_allclose(model.item_embeddings_, before["item_embeddings_"], atol=0.05)
+    codes = np.arange(fitted.n_users_, model.n_users_)
+    assert np.all(np.abs(model.user_embeddings_[codes]).sum(axis=1) > 0)
+    predicted, std = model.predict(X_new, return_std=True)
+    users = np.searchsorted(model.user_ids_, X_new[:, 0])
+    np.testing.assert_allclose(predicted, model._predict_codes(users, X_new[:, 1]))
+    assert np.all(np.isfinite(std)) and np.all(std < model.rating_std_ * 1.5)
+    rmse = lambda p: np.sqrt(np.mean((p - y_new) ** 2))  # noqa: E731
+    assert rmse(predicted) < 0.85 * rmse(fallback)
+    items, _ = model.recommend(X_new[0, 0], n=3)
+    assert not np.isin(items, X_new[X_new[:, 0] == X_new[0, 0], 1]).any()  # rated items excluded
+
+
+def test_fold_in_is_order_and_grouping_invariant(held_out_users):
+    fitted, X_new, y_new = held_out_users
+    at_once = pickle.loads(pickle.dumps(fitted)).fold_in(X_new, y_new)
+    one_by_one = pickle.loads(pickle.dumps(fitted))
+    for user in [39, 33, 36, 32, 38, 34, 35, 37]:
+        rows = X_new[:, 0] == user
+        one_by_one.fold_in(X_new[rows], y_new[rows])
+    pairs = X_new
+    np.testing.assert_allclose(one_by_one.predict(pairs), at_once.predict(pairs), atol=1e-6)
+
+
+def test_fold_in_again_adds_ratings_and_replaces_rerated_pairs(held_out_users):
+    fitted, X_new, y_new = held_out_users
+    user = X_new[:, 0] == 32
+    first, rest = np.flatnonzero(user)[:3], np.flatnonzero(user)[3:]
+    model = pickle.loads(pickle.dumps(fitted)).fold_in(X_new[first], y_new[first])
+    model.fold_in(X_new[rest], y_new[rest])
+    whole = pickle.loads(pickle.dumps(fitted)).fold_in(X_new[user], y_new[user])
+    np.testing.assert_allclose(model.user_embeddings_, whole.user_embeddings_, atol=1e-6)
+    code = list(model.user_ids_).index(32)
+    model.fold_in(X_new[first[:1]], [model.rating_range_[1]])  # the user rates an item again
+    assert model.ratings_[code, X_new[first[0], 1]] == model.rating_range_[1]
+    assert model.ratings_[code].nnz == np.count_nonzero(user)
+
+
+def test_fold_in_new_items_and_string_ids(low_rank_toy, tmp_path):
+    X, y = low_rank_toy
+    labelled = np.array([[f"u{u}", f"i{i}"] for u, i in X], dtype=object)
+    model = _fit(labelled, y, max_iter=3)
+    new = np.array([["u0", "i-new"], ["u1", "i-new"], ["a-new", "i-new"], ["a-new", "i3"]], dtype=object)
+    model.fold_in(new, [3.0, 4.0, 2.0, 3.5])
+    assert list(model.item_ids_[-1:]) == ["i-new"] and list(model.user_ids_[-1:]) == ["a-new"]
+    # The new user's rating of the new item enters neither encoder, but counts in the fallbacks.
+    assert model.item_fallback_[-1] != 0
+    prediction = model.predict(new)
+    assert np.all(np.isfinite(prediction))
+    model.save(tmp_path / "m.skcv")
+    from skcrossvae import load
+
+    restored = load(tmp_path / "m.skcv")
+    np.testing.assert_array_equal(restored.predict(new), prediction)
+    np.testing.assert_array_equal(restored.predict(labelled), model.predict(labelled))
+    assert list(restored.recommend("a-new", n=2)[0][0]) == list(model.recommend("a-new", n=2)[0][0])
+
+
+@pytest.mark.parametrize("X, y, message", [
+    (np.array([[40, 1], [40, 1]]), [3.0, 4.0], "duplicate"),
+    (np.array([[40, 1]]), [99.0], "range seen in fit"),
+    (np.array([[40, 1]]), [np.nan], "NaN"),
+    (np.array([[40, 1, 2]]), [3.0], "2 features"),
+    (np.array([["s", "t"]], dtype=object), [3.0], "numbers at fit time"),
+    (np.empty((0, 2), dtype=int), [], "minimum of 1"),
+])
+def test_fold_in_refuses_bad_input_and_leaves_the_estimator_as_it_was(held_out_users, X, y, message):
+    fitted, _, _ = held_out_users
+    model = pickle.loads(pickle.dumps(fitted))
+    before = pickle.dumps(model)
+    with pytest.raises(ValueError, match=message):
+        model.fold_in(X, y)
+    assert pickle.dumps(model) == before
+
+
+def test_warm_start_refuses_ids_added_by_fold_in(held_out_users):
+    fitted, X_new, y_new = held_out_users
+    model = pickle.loads(pickle.dumps(fitted)).fold_in(X_new, y_new)
+    model.set_params(warm_start=True, max_iter=1)
+    with pytest.raises(ValueError, match="added by fold_in"):
+        model.fit(X_new, y_new)

@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skcrossvae._data import RatingTable, build_vocabulary, damped_biases, normalise_id_column
+from skcrossvae._data import (
+    RatingTable,
+    build_vocabulary,
+    damped_biases,
+    encode_ids,
+    extend_vocabulary,
+    normalise_id_column,
+)
 from skcrossvae.testing import rating_tables
 
 
@@ -73,3 +80,26 @@ def test_large_unsigned_ids_within_int64_stay_exact():
     assert model.user_ids_.tolist() == [2**63 - 11, 2**63 - 10]
     items, _ = model.recommend([2**63 - 11], n=1)
     assert items.tolist() == [[2]]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(-50, 50), min_size=1, unique=True),
+       st.lists(st.integers(-80, 80), min_size=1, max_size=30))
+def test_extended_vocabulary_keeps_known_codes_and_appends_new_ids(fitted, added):
+    vocabulary = np.array(sorted(fitted), dtype=np.int64)
+    ids = np.array(added, dtype=np.int64)
+    extended, codes = extend_vocabulary(vocabulary, ids, "user")
+    np.testing.assert_array_equal(extended[:len(vocabulary)], vocabulary)
+    np.testing.assert_array_equal(extended[codes], ids)
+    assert len(np.unique(extended)) == len(extended)
+    # The unsorted vocabulary still encodes every id to its position, and unknown ids as unknown.
+    probe = np.arange(-100, 101)
+    probe_codes, known = encode_ids(extended, probe, "user")
+    np.testing.assert_array_equal(known, np.isin(probe, extended))
+    np.testing.assert_array_equal(extended[probe_codes[known]], probe[known])
+
+
+def test_extended_string_vocabulary():
+    vocabulary = np.array(["b", "d"])
+    extended, codes = extend_vocabulary(vocabulary, np.array(["zz", "d", "a", "zz"]), "item")
+    assert list(extended) == ["b", "d", "a", "zz"] and list(codes) == [3, 1, 2, 3]

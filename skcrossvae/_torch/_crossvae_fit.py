@@ -5,6 +5,7 @@ import dataclasses
 import os
 import tempfile
 
+import numpy as np
 import torch
 
 from ._batching import make_blocks, partition, side_batches, squared_error_sum
@@ -43,6 +44,33 @@ class TrainerSettings:
     learning_rate: float
     input_dropout: float
     weight_averaging: float
+
+
+@torch.no_grad()
+def encode_batches(encoder, batches, feedback, n_rows):
+    """Posterior means and variances of the rows of ``batches`` (an ``(n_rows, latent_dim)`` pair;
+    rows in no batch are left unset), read by ``encoder`` with the cross-fed ``feedback``."""
+    k = feedback.shape[1]
+    means = torch.empty(n_rows, k, device=feedback.device)
+    variances = torch.empty(n_rows, k, device=feedback.device)
+    for batch in batches:
+        mean, logit = encoder(batch, feedback)
+        means[batch.rows], variances[batch.rows] = mean, torch.sigmoid(logit)
+    return means, variances
+
+
+def fold_in(encoder, rows, columns, inputs, n_rows, feedback, batch_size):
+    """Posteriors of rows that no training read, from their entries: one pass of the trained
+    ``encoder`` with the cross-fed ``feedback`` of the other side, no sampling, no gradient.
+
+    ``rows`` (codes in ``[0, n_rows)``), ``columns`` (the other side's codes, below
+    ``len(feedback)``) and ``inputs`` (the scaled ratings) are parallel arrays of entries.
+    Returns the means and variances as float64 numpy arrays of shape ``(n_rows, latent_dim)``.
+    """
+    device = feedback.device
+    batches = [np.arange(start, min(start + batch_size, n_rows)) for start in range(0, n_rows, batch_size)]
+    sides = side_batches(rows, columns, inputs, np.zeros(len(inputs)), n_rows, len(feedback), batches, device)
+    return tuple(t.cpu().double().numpy() for t in encode_batches(encoder, sides, feedback, n_rows))
 
 
 class CrossFeedbackTrainer:
@@ -272,22 +300,12 @@ class CrossFeedbackTrainer:
             return tuple(total / self._n_averaged for total in self._posterior_sums)
         return self._encode_all()
 
-    @torch.no_grad()
     def _encode_all(self):
-        results = []
         with self.averaged_weights():
-            for encoder, batches, feedback, n_rows in (
-                (self.model.user_encoder, self.user_side, self.feedback_items, len(self.feedback_users)),
-                (self.model.item_encoder, self.item_side, self.feedback_users, len(self.feedback_items)),
-            ):
-                k = feedback.shape[1]
-                means = torch.empty(n_rows, k, device=feedback.device)
-                variances = torch.empty(n_rows, k, device=feedback.device)
-                for batch in batches:
-                    mean, logit = encoder(batch, feedback)
-                    means[batch.rows], variances[batch.rows] = mean, torch.sigmoid(logit)
-                results.extend([means, variances])
-        return tuple(results)
+            return (*encode_batches(self.model.user_encoder, self.user_side, self.feedback_items,
+                                    len(self.feedback_users)),
+                    *encode_batches(self.model.item_encoder, self.item_side, self.feedback_users,
+                                    len(self.feedback_items)))
 
     def get_state(self):
         """A copy of what prediction and further training start from (early stopping's best

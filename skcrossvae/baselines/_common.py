@@ -32,8 +32,8 @@ BASE_ATTRIBUTE_DOCS = """
         Smallest and largest rating seen; predictions are clipped to it.
     user_fallback_, item_fallback_ : ndarray
         Damped mean deviations from the global mean, used for pairs with an unknown id.
-    seen_items_ : scipy.sparse.csr_matrix
-        Users × items indicator of the pairs given to ``fit`` (excluded by ``recommend``).
+    ratings_ : scipy.sparse.csr_matrix
+        Users × items matrix of the ratings given to ``fit`` (``recommend`` excludes its pairs).
     n_iter_ : int
         Iterations run.
     loss_curve_ : list of float
