@@ -10,9 +10,9 @@ ratings; each held-out user gives 80 % of their ratings (seeded) to ``fold_in`` 
 * ``fallback``: the fit without the held-out users, which predicts them by ``handle_unknown='mean'``.
 
 RMSE and NDCG@20 (``skcrossvae.metrics.ndcg_at_k``, each user's held-out items ranked) per data
-set, mean ± std over the seeds; fold-in throughput on one torch thread, all held-out users in
-one call and one call per user. Every (data set, seed) runs in its own process, ``--jobs`` at a
-time.
+set and model (ours and the baselines that fold in, all with their defaults), mean ± std over
+the seeds; fold-in throughput on one torch thread, all held-out users in one call and one call
+per user. Every (data set, model, seed) runs in its own process, ``--jobs`` at a time.
 
     python benchmarks/fold_in.py --data-home ../shared/datasets
 
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 DATASETS = ("ml-100k", "filmtrust", "ciaodvd")
+MODELS = ("CrossFeedbackVAERegressor", "VariationalBayesMFRegressor", "BiasedMFRegressor")
 HELD_OUT_USERS = 0.1
 FOLDED_SHARE = 0.8
 MIN_RATINGS = 5
@@ -59,12 +60,20 @@ def _split(X, y, seed):
     return (X[~is_held], y[~is_held]), (X[folded], y[folded]), (X[predicted], y[predicted])
 
 
-def _run(name, seed, data_home):
+def _make(model, seed):
+    from skcrossvae import CrossFeedbackVAERegressor
+    from skcrossvae.baselines import BiasedMFRegressor, VariationalBayesMFRegressor
+
+    classes = {cls.__name__: cls for cls in (CrossFeedbackVAERegressor, BiasedMFRegressor,
+                                             VariationalBayesMFRegressor)}
+    return classes[model](random_state=seed)
+
+
+def _run(name, seed, model_name, data_home):
     import warnings
 
     import torch
 
-    from skcrossvae import CrossFeedbackVAERegressor
     from skcrossvae.metrics import ndcg_at_k
 
     torch.set_num_threads(1)
@@ -77,9 +86,9 @@ def _run(name, seed, data_home):
                     ndcg20=float(ndcg_at_k(X_test[:, 0], y_test, predictions, k=20)))
 
     started = time.perf_counter()
-    model = CrossFeedbackVAERegressor(random_state=seed).fit(X_train, y_train)
+    model = _make(model_name, seed).fit(X_train, y_train)
     fit_seconds = time.perf_counter() - started
-    result = dict(dataset=name, seed=seed, n_held_out_users=len(np.unique(X_fold[:, 0])),
+    result = dict(dataset=name, seed=seed, model=model_name, n_held_out_users=len(np.unique(X_fold[:, 0])),
                   fallback=scores(model.predict(X_test)), fit_seconds=round(fit_seconds, 1))
     one_by_one = copy.deepcopy(model)  # the same fit, folded in user by user below
     started = time.perf_counter()
@@ -94,8 +103,7 @@ def _run(name, seed, data_home):
     assert np.allclose(one_by_one.predict(X_test), model.predict(X_test), atol=1e-6)
     n_users = result["n_held_out_users"]
     result["users_per_second"] = dict(batch=round(n_users / batch_seconds), one_by_one=round(n_users / single_seconds))
-    refit = CrossFeedbackVAERegressor(random_state=seed).fit(np.vstack([X_train, X_fold]),
-                                                               np.concatenate([y_train, y_fold]))
+    refit = _make(model_name, seed).fit(np.vstack([X_train, X_fold]), np.concatenate([y_train, y_fold]))
     result["refit"] = scores(refit.predict(X_test))
     return result
 
@@ -108,22 +116,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "fold_in.json"))
     args = parser.parse_args()
-    jobs = [(name, seed) for name in args.datasets for seed in args.seeds]
+    jobs = [(name, seed, model) for name in args.datasets for model in args.models for seed in args.seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(_run, *zip(*jobs), [args.data_home] * len(jobs)))
-    print(f"{'data set':<10}{'protocol':<10}{'RMSE':>18}{'NDCG@20':>18}")
+    print(f"{'data set':<10}{'model':<30}{'new users by':<14}{'RMSE':>18}{'NDCG@20':>18}")
     for name in args.datasets:
-        mine = [run for run in runs if run["dataset"] == name]
-        for protocol in ("fold-in", "refit", "fallback"):
-            print(f"{name:<10}{protocol:<10}{_mean_std([r[protocol]['rmse'] for r in mine]):>18}"
-                  f"{_mean_std([r[protocol]['ndcg20'] for r in mine]):>18}")
-        rates = [r["users_per_second"] for r in mine]
-        print(f"{name:<10}fold-in users per second: {np.mean([r['batch'] for r in rates]):.0f} in one call, "
-              f"{np.mean([r['one_by_one'] for r in rates]):.0f} one call per user")
+        for model in args.models:
+            mine = [run for run in runs if run["dataset"] == name and run["model"] == model]
+            for protocol in ("fold-in", "refit", "fallback"):
+                print(f"{name:<10}{model:<30}{protocol:<14}{_mean_std([r[protocol]['rmse'] for r in mine]):>18}"
+                      f"{_mean_std([r[protocol]['ndcg20'] for r in mine]):>18}")
+            rates = [r["users_per_second"] for r in mine]
+            print(f"{name:<10}{model:<30}fold-in users per second: {np.mean([r['batch'] for r in rates]):.0f} "
+                  f"in one call, {np.mean([r['one_by_one'] for r in rates]):.0f} one call per user")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     document = dict(measured=time.strftime("%Y-%m-%d"), machine=f"{platform.machine()}, {platform.processor() or 'cpu'}",
                     command="python benchmarks/fold_in.py --data-home ../shared/datasets", runs=runs)

@@ -117,20 +117,23 @@ def fold_in():
     runs = json.loads(path.read_text())["runs"]
     rows = []
     for dataset in dict.fromkeys(run["dataset"] for run in runs):
-        mine = [run for run in runs if run["dataset"] == dataset]
-        for protocol in ("fold-in", "refit", "fallback"):
-            cells = []
-            for score in ("rmse", "ndcg20"):
-                values = [run[protocol][score] for run in mine]
-                spread = np.std(values, ddof=1) if len(values) > 1 else 0.0
-                cells.append(f"{np.mean(values):.4f} ± {spread:.4f}")
-            rate = ""
-            if protocol == "fold-in":
-                batch = np.mean([run["users_per_second"]["batch"] for run in mine])
-                single = np.mean([run["users_per_second"]["one_by_one"] for run in mine])
-                rate = f"{batch:,.0f} in one call; {single:,.0f} one call per user"
-            rows.append([dataset, protocol, *cells, rate])
-    return _table(["data set", "new users by", "RMSE", "NDCG@20", "users per second"], rows)
+        for model in dict.fromkeys(run["model"] for run in runs):
+            mine = [run for run in runs if run["dataset"] == dataset and run["model"] == model]
+            if not mine:
+                continue
+            for protocol in ("fold-in", "refit", "fallback"):
+                cells = []
+                for score in ("rmse", "ndcg20"):
+                    values = [run[protocol][score] for run in mine]
+                    spread = np.std(values, ddof=1) if len(values) > 1 else 0.0
+                    cells.append(f"{np.mean(values):.4f} ± {spread:.4f}")
+                rate = ""
+                if protocol == "fold-in":
+                    batch = np.mean([run["users_per_second"]["batch"] for run in mine])
+                    single = np.mean([run["users_per_second"]["one_by_one"] for run in mine])
+                    rate = f"{batch:,.0f} in one call; {single:,.0f} one call per user"
+                rows.append([dataset, model.replace("Regressor", ""), protocol, *cells, rate])
+    return _table(["data set", "model", "new users by", "RMSE", "NDCG@20", "users per second"], rows)
 
 
 def render_all(target):

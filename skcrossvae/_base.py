@@ -27,6 +27,7 @@ from ._data import (
     check_ratings,
     encode_ids,
     extend_vocabulary,
+    grown,
     normalise_id_column,
     weighted_root_mean_square,
     split_id_columns,
@@ -241,6 +242,13 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         if len(ratings) < _MIN_RATINGS:
             raise ValueError(f"fit needs at least {_MIN_RATINGS} ratings; got {len(ratings)}.")
         if incremental:
+            if self.fit_sizes_ != (self.n_users_, self.n_items_):
+                added = np.subtract((self.n_users_, self.n_items_), self.fit_sizes_)
+                raise ValueError(
+                    f"warm_start=True continues training the model of the first fit, which has no "
+                    f"parameters for the {added[0]} users and {added[1]} items added by fold_in; "
+                    "refit with warm_start=False to train on them."
+                )
             user_codes, user_known = encode_ids(self.user_ids_, users, "user")
             item_codes, item_known = encode_ids(self.item_ids_, items, "item")
             if not (user_known.all() and item_known.all()):
@@ -257,6 +265,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             self.user_ids_, user_codes = build_vocabulary(users)
             self.item_ids_, item_codes = build_vocabulary(items)
             self.n_users_, self.n_items_ = len(self.user_ids_), len(self.item_ids_)
+            self.fit_sizes_ = (self.n_users_, self.n_items_)
         check_no_duplicates(user_codes, item_codes, self.user_ids_, self.item_ids_)
         # A canonical order makes the fit depend on the ratings, not on the order of the rows.
         order = np.lexsort((item_codes, user_codes))
@@ -320,10 +329,11 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     def fold_in(self, X, y):
         """Add users and items, or more ratings of known ones, from their ratings, without training.
 
-        Every user and item in ``X`` gets its latent vectors recomputed from its ratings: those
-        given to ``fit`` (and earlier ``fold_in`` calls) together with those in ``X``; a pair
-        rated again takes the rating in ``X``. The fitted parameters do not change, nor does any
-        user or item absent from ``X``. New ids are added to ``user_ids_`` and ``item_ids_``
+        The new users and items of ``X`` get latent vectors from their ratings, and so do the
+        known ones that ``X`` gives ratings of ids seen in ``fit``: from the ratings given to
+        ``fit`` (and earlier ``fold_in`` calls) together with those in ``X``; a pair rated
+        again takes the rating in ``X``. The fitted parameters do not change, nor does any other
+        user or item (the fallback deviations of the ids in ``X`` follow their ratings). New ids are added to ``user_ids_`` and ``item_ids_``
         after the others, and ``predict``, ``recommend`` and ``similar_users`` /
         ``similar_items`` then serve them like the ids of ``fit`` (not through
         ``handle_unknown``). The ratings count with weight 1. Like ``fit``, ``fold_in`` is
@@ -358,6 +368,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                 f"predictions are clipped to it); {np.count_nonzero(outside)} are outside it, e.g. "
                 f"{ratings[outside][0]:g}. Refit to learn a wider scale."
             )
+        known_sizes = (self.n_users_, self.n_items_)
         self.user_ids_, user_codes = extend_vocabulary(self.user_ids_, users, "user")
         self.item_ids_, item_codes = extend_vocabulary(self.item_ids_, items, "item")
         self.n_users_, self.n_items_ = len(self.user_ids_), len(self.item_ids_)
@@ -367,12 +378,16 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         merged = self.ratings_.tocoo()
         merged = RatingTable(merged.row.astype(np.int64), merged.col.astype(np.int64), merged.data,
                              self.n_users_, self.n_items_)
-        changed = {"user": np.unique(user_codes), "item": np.unique(item_codes)}
+        # A row is computed when it is new, or when X gives it a rating of an id of fit (the
+        # ratings the models read); a known row rated only by new ids keeps its state.
+        changed = {
+            "user": np.unique(user_codes[(user_codes >= known_sizes[0]) | (item_codes < self.fit_sizes_[1])]),
+            "item": np.unique(item_codes[(item_codes >= known_sizes[1]) | (user_codes < self.fit_sizes_[0])]),
+        }
         for side, codes, size in (("user", merged.users, self.n_users_), ("item", merged.items, self.n_items_)):
-            fitted = getattr(self, f"{side}_fallback_")
-            fallback = np.concatenate([fitted, np.zeros(size - len(fitted))])
-            fallback[changed[side]] = self._fallbacks(codes, merged.values, size)[changed[side]]
-            setattr(self, f"{side}_fallback_", fallback)
+            rows = changed[side]
+            setattr(self, f"{side}_fallback_", grown(getattr(self, f"{side}_fallback_"), size, rows,
+                                                     self._fallbacks(codes, merged.values, size)[rows]))
         self._fold_in_rows(merged, changed["user"], changed["item"])
 
     def _merged_ratings(self, given):
@@ -688,6 +703,8 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         for name, size in sizes.items():
             if len(getattr(self, name)) != size:
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries, not {size}")
+        if not all(0 < fitted <= now for fitted, now in zip(self.fit_sizes_, (self.n_users_, self.n_items_))):
+            raise ValueError(f"fit_sizes_ {self.fit_sizes_} exceed the vocabularies")
         if self.ratings_.shape != (self.n_users_, self.n_items_):
             raise ValueError(f"ratings_ has shape {self.ratings_.shape}")
 

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import check_layer_sizes, shared_parameter_docs
-from ._data import damped_biases, weighted_root_mean_square
+from ._data import damped_biases, grown, weighted_root_mean_square
 from ._torch_estimator import TORCH_PARAMETER_DOCS, TorchEstimator
 
 #: A side (users or items) is sparse when its median number of ratings per row is below this.
@@ -84,14 +84,6 @@ class _Decoder:
         return (table.values - self.offsets(table.users, table.items)) / self.scale
 
 
-def _grown(array, size, rows, values):
-    """A copy of ``array`` with ``size`` rows (new ones 0) and ``values`` at ``rows``."""
-    grown = np.zeros((size, *array.shape[1:]), dtype=array.dtype)
-    grown[:len(array)] = array
-    grown[rows] = values
-    return grown
-
-
 class CrossFeedbackVAERegressor(TorchEstimator):
     __doc__ = f"""Bayesian matrix factorisation with cross-feedback VAE encoders (Jin et al.).
 
@@ -150,8 +142,9 @@ class CrossFeedbackVAERegressor(TorchEstimator):
     Attributes
     ----------
     user_ids_, item_ids_ : ndarray
-        The raw ids seen in ``fit``, sorted (a user's code is its position); ``n_users_``,
-        ``n_items_`` their numbers; ``ratings_`` the users x items CSR matrix of the ratings given.
+        The raw ids seen in ``fit``, sorted (a user's code is its position), then those added by
+        :meth:`fold_in`; ``n_users_``, ``n_items_`` their numbers, ``fit_sizes_`` those of
+        ``fit``; ``ratings_`` the users x items CSR matrix of the ratings given.
     global_mean_, rating_std_, rating_range_ : float, float, tuple
         Mean, standard deviation and range of the training ratings (predictions are clipped to
         the range); ``user_fallback_``, ``item_fallback_`` the damped mean deviations used for
@@ -372,25 +365,13 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         n_users, n_items = sizes or (self.n_users_, self.n_items_)
         return CrossFeedbackVAE(n_users, n_items, self.attention_scopes_, self._model_config(), generator, device)
 
-    def _encoded_sizes(self):
-        """The numbers of users and items the encoders read: those of ``fit`` (ids that
-        :meth:`fold_in` adds come after them and have no cross-fed embedding)."""
-        return tuple(len(embeddings) for embeddings in self.feedback_embeddings_)
-
     def _module_factory(self):
         import torch
 
-        sizes = self._encoded_sizes()
-        return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"), sizes)}
+        # The encoders read the users and items of fit; ids that fold_in adds come after them.
+        return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"), self.fit_sizes_)}
 
     def _fit_ratings(self, train, valid, rng, incremental):
-        if incremental and self._encoded_sizes() != (self.n_users_, self.n_items_):
-            added = np.subtract((self.n_users_, self.n_items_), self._encoded_sizes())
-            raise ValueError(
-                f"warm_start=True continues training the networks of the first fit, which do not "
-                f"read the {added[0]} users and {added[1]} items added by fold_in; refit with "
-                "warm_start=False to train on them."
-            )
         self._resolve_choices(train, incremental)
         self.final_iter_ = 0
         super()._fit_ratings(train, valid, rng, incremental)
@@ -476,7 +457,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         for suffix, value in zip(self._POSTERIOR_ATTRIBUTES, values):
             name = f"{side}_{suffix}"
             if rows is not None:
-                value = _grown(getattr(self, name), size, rows, value)
+                value = grown(getattr(self, name), size, rows, value)
             setattr(self, name, value)
 
     # ----------------------------------------------------------------- fold-in
@@ -496,7 +477,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         input_scale = max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
         device = self._module_device
         feedback = [as_tensor(e, device).float() for e in self.feedback_embeddings_]
-        encoded = self._encoded_sizes()
+        encoded = self.fit_sizes_
         for side, codes, encoder, own, other, n_other, cross_fed, size, n_fitted in (
             ("user", users, self.module_.user_encoder, ratings.users, ratings.items, encoded[1], feedback[1],
              self.n_users_, encoded[0]),
@@ -509,7 +490,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
             means, variances = fold_in(encoder, local[own[read]], other[read], ratings.values[read] / input_scale,
                                        len(codes), cross_fed, self.batch_sizes_[side == "item"])
             self._set_posteriors(side, means, variances, rows=codes, size=size)
-            offsets = _grown(getattr(self, f"baseline_{side}_biases_"), size, [], [])
+            offsets = grown(getattr(self, f"baseline_{side}_biases_"), size, [], [])
             if self.decoder_ == "baseline":
                 new = codes[codes >= n_fitted]
                 other_offsets = getattr(self, f"baseline_{'item' if side == 'user' else 'user'}_biases_")

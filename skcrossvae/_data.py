@@ -166,6 +166,14 @@ def extend_vocabulary(vocabulary, ids, name):
     return np.concatenate([vocabulary, added]), codes
 
 
+def grown(array, size, rows=(), values=()):
+    """A copy of ``array`` with ``size`` rows (the added ones 0) and ``values`` at ``rows``."""
+    result = np.zeros((size, *array.shape[1:]), dtype=array.dtype)
+    result[:len(array)] = array
+    result[np.asarray(rows, dtype=np.int64)] = values
+    return result
+
+
 @dataclass
 class RatingTable:
     """Encoded ratings: parallel arrays of user codes, item codes, values and optional weights.

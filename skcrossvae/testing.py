@@ -2,8 +2,8 @@
 
 The checks state, on (user, item) pairs, what every estimator of the package guarantees and
 what scikit-learn's common checks cannot test: prediction within the rating range, top-N
-recommendation, the unknown-id policy, pickling and model files, seeds, row order, string ids,
-bad input. They run on your own estimators too (subclasses of the package's bases):
+recommendation, the unknown-id policy, fold-in, pickling and model files, seeds, row order,
+string ids, bad input. They run on your own estimators too (subclasses of the package's bases):
 
 >>> from skcrossvae.baselines import BiasedMFRegressor
 >>> from skcrossvae.testing import parametrize_with_rating_checks
@@ -36,6 +36,7 @@ __all__ = [
     "check_bad_inputs_are_named",
     "check_cuda_request_fails_without_cuda",
     "check_fitted_attributes",
+    "check_fold_in",
     "check_ids_of_another_kind_are_refused",
     "check_inputs_are_not_modified",
     "check_model_file_round_trip",
@@ -304,6 +305,45 @@ def check_similar_users_and_items(estimator):
         _raises(ValueError, "n must be an integer", method, vocabulary[:1], n=len(vocabulary))
 
 
+def check_fold_in(estimator):
+    """``fold_in`` serves new users like fitted ones, changes nothing else, does not depend on how
+    users are grouped into calls, survives a model file, and refuses bad ratings atomically."""
+    from . import load
+
+    if not hasattr(estimator, "fold_in"):
+        raise unittest.SkipTest(f"{type(estimator).__name__} cannot fold in new users")
+    X, y = toy_ratings()
+    new_users = np.unique(X[:, 0])[-2:]
+    held = np.isin(X[:, 0], new_users)
+    fitted = _fitted(estimator, X[~held], y[~held])
+    untouched = ~held & ~np.isin(X[:, 1], X[held, 1])
+    assert untouched.any()
+    model = pickle.loads(pickle.dumps(fitted)).fold_in(X[held], y[held])
+    assert list(model.user_ids_[-2:]) == list(new_users) and model.fit_sizes_ == fitted.fit_sizes_
+    predictions = model.set_params(handle_unknown="error").predict(X[held])  # known now
+    assert np.all(np.isfinite(predictions))
+    assert np.all((predictions >= y.min() - 1e-9) & (predictions <= y.max() + 1e-9))
+    np.testing.assert_array_equal(model.predict(X[untouched]), fitted.predict(X[untouched]))
+    one_by_one = pickle.loads(pickle.dumps(fitted))
+    for user in new_users[::-1]:
+        rows = X[:, 0] == user
+        one_by_one.fold_in(X[rows], y[rows])
+    np.testing.assert_allclose(one_by_one.predict(X), model.predict(X), atol=1e-6)
+    items, _ = model.recommend(new_users[0], n=2)
+    assert not np.isin(items, X[X[:, 0] == new_users[0], 1]).any()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.skcv")
+        model.save(path)
+        np.testing.assert_array_equal(load(path).predict(X), model.predict(X))
+    before = model.predict(X)
+    _raises(ValueError, "range seen in fit", model.fold_in, [[-7, X[0, 1]]], [y.max() + 1])
+    _raises(ValueError, "duplicate", model.fold_in, [[-7, X[0, 1]], [-7, X[0, 1]]], [1.0, 2.0])
+    assert model.n_users_ == fitted.n_users_ + 2
+    np.testing.assert_array_equal(model.predict(X), before)
+    if "warm_start" in model.get_params():
+        _raises(ValueError, "added by fold_in", model.set_params(warm_start=True).fit, X, y)
+
+
 #: Every check, in the order :func:`parametrize_with_rating_checks` runs them.
 RATING_CHECKS = (
     check_predictions_lie_in_the_rating_range,
@@ -321,6 +361,7 @@ RATING_CHECKS = (
     check_ids_of_another_kind_are_refused,
     check_cuda_request_fails_without_cuda,
     check_similar_users_and_items,
+    check_fold_in,
 )
 
 

@@ -5,6 +5,8 @@ map (user codes, item codes) to standardised ratings; row autoencoders map a bat
 rating rows to codes and decode them only at the columns asked for.
 """
 
+import copy
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -66,6 +68,21 @@ class BiasedMF(PairModule):
         user_factors, user_bias = self.user_tables
         item_factors, item_bias = self.item_tables
         return (user_factors[users] * item_factors[items]).sum(dim=1) + user_bias[users] + item_bias[items]
+
+
+def with_rows(module, side, size, rows, factors, biases):
+    """A copy of a :class:`BiasedMF` whose ``side`` ('user' or 'item') tables have ``size`` rows
+    (the added ones 0), with ``factors`` and ``biases`` (numpy) at ``rows``."""
+    copied = copy.deepcopy(module)
+    tables = getattr(copied, f"{side}_tables")
+    for index, values in enumerate((factors, biases)):
+        fitted = tables[index].detach()
+        table = torch.zeros((size, *fitted.shape[1:]), dtype=fitted.dtype, device=fitted.device)
+        table[:len(fitted)] = fitted
+        table[torch.as_tensor(rows, device=fitted.device)] = torch.as_tensor(values, dtype=fitted.dtype,
+                                                                             device=fitted.device)
+        tables[index] = nn.Parameter(table)
+    return copied
 
 
 class NeuMF(PairModule):

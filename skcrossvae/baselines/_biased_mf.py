@@ -2,9 +2,13 @@
 
 from numbers import Integral
 
+import numpy as np
+import scipy.sparse as sp
+
 from sklearn.utils._param_validation import Interval
 
 from .._base import shared_parameter_docs
+from ._conjugate import row_grams, second_moments
 from ._common import (
     BASE_ATTRIBUTE_DOCS,
     TORCH_ATTRIBUTE_DOCS,
@@ -108,8 +112,45 @@ class BiasedMFRegressor(PairBaseline):
         self.warm_start = warm_start
 
     def _factors(self, side):
-        factors, _ = self.module_.user_tables if side == "user" else self.module_.item_tables
-        return factors.detach().cpu().double().numpy()
+        return self._tables(side)[0]
+
+    def _tables(self, side):
+        """The (factors, biases) of one side as float64 numpy arrays."""
+        return tuple(t.detach().cpu().double().numpy() for t in getattr(self.module_, f"{side}_tables"))
+
+    def _fold_in_rows(self, ratings, users, items):
+        """Each folded-in row's factors and bias minimise the training objective with the other
+        side fixed: ridge regression on the row's ratings of the other side's ids of ``fit``,
+        with the penalty ``alpha`` times the number of those ratings (each rating pays for the
+        row's norm). A row with no such rating gets zeros."""
+        from .._torch._baseline_modules import with_rows
+
+        targets = (ratings.values - self.global_mean_) / self.rating_std_
+        fitted_tables = {side: self._tables(side) for side in ("user", "item")}
+        for side, other_side, codes, own, other, size, n_other in (
+            ("user", "item", users, ratings.users, ratings.items, self.n_users_, self.fit_sizes_[1]),
+            ("item", "user", items, ratings.items, ratings.users, self.n_items_, self.fit_sizes_[0]),
+        ):
+            local = np.full(size, -1)
+            local[codes] = np.arange(len(codes))
+            read = (local[own] >= 0) & (other < n_other)
+            # Only the other side's rows that are rated enter: their design [factors, 1].
+            used, columns = np.unique(other[read], return_inverse=True)
+            entries = (local[own[read]], columns)
+            indicator = sp.csr_matrix((np.ones(len(columns)), entries), shape=(len(codes), len(used)))
+            other_factors, other_biases = fitted_tables[other_side]
+            residuals = targets[read] - other_biases[other[read]]
+            design = np.hstack([other_factors[used], np.ones((len(used), 1))])
+            k = design.shape[1]
+            counts = np.asarray(indicator.sum(axis=1)).ravel()
+            grams = row_grams(indicator, second_moments(design)) + self.alpha * counts[:, None, None] * np.eye(k)
+            right = sp.csr_matrix((residuals, entries), shape=indicator.shape) @ design
+            solution = np.zeros((len(codes), k))  # a row with no rating to read stays at 0
+            regular = (counts > 0) & (self.alpha > 0)  # positive definite
+            solution[regular] = np.linalg.solve(grams[regular], right[regular, :, None])[:, :, 0]
+            unpenalised = (counts > 0) & ~regular  # alpha=0: the least-norm solution
+            solution[unpenalised] = (np.linalg.pinv(grams[unpenalised]) @ right[unpenalised, :, None])[:, :, 0]
+            self.module_ = with_rows(self.module_, side, size, codes, solution[:, :-1], solution[:, -1])
 
     def _make_module(self, generator, device):
         from .._torch._baseline_modules import BiasedMF

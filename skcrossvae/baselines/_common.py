@@ -21,9 +21,12 @@ __all__ = ["BASE_ATTRIBUTE_DOCS", "ROW_INPUT_NOTES", "TORCH_ATTRIBUTE_DOCS", "TO
 
 BASE_ATTRIBUTE_DOCS = """
     user_ids_, item_ids_ : ndarray
-        The raw ids seen in ``fit``, sorted; a user's code is its position.
+        The raw ids seen in ``fit``, sorted, then those added by ``fold_in`` (where the model
+        has it); a user's code is its position.
     n_users_, n_items_ : int
         Numbers of users and items.
+    fit_sizes_ : tuple of int
+        The numbers of users and items seen in ``fit``.
     global_mean_ : float
         Mean training rating.
     rating_std_ : float

@@ -149,3 +149,20 @@ def test_learns_low_rank_structure():
     assert model.n_iter_ < model.max_iter  # converged by the stopping rule
     # Held-out R^2: 0.80 measured; the global mean scores 0 and the noiseless truth 0.84.
     assert model.score(X[held], y[held]) > 0.75
+
+
+def test_fold_in_is_the_coordinate_ascent_update_of_new_users():
+    rng = np.random.RandomState(4)
+    full = 3 + rng.randn(40, 2) @ rng.randn(2, 30)
+    users, items = np.nonzero(rng.rand(40, 30) < 0.6)
+    X, y = np.column_stack([users, items]), full[users, items] + 0.1 * rng.randn(len(users))
+    held = X[:, 0] >= 32
+    model = VariationalBayesMFRegressor(n_components=3, random_state=0).fit(X[~held], y[~held])
+    fallback = np.sqrt(np.mean((model.predict(X[held]) - y[held]) ** 2))
+    model.fold_in(X[held], y[held])
+    assert np.sqrt(np.mean((model.predict(X[held]) - y[held]) ** 2)) < 0.2 * fallback
+    # At convergence a fitted user's posterior is a fixed point of the update.
+    converged = VariationalBayesMFRegressor(n_components=3, random_state=0, tol=1e-9).fit(X, y)
+    means = converged.user_factors_.copy()
+    converged.fold_in(X[X[:, 0] == 3], y[X[:, 0] == 3])
+    np.testing.assert_allclose(converged.user_factors_, means, atol=1e-4)
