@@ -17,6 +17,12 @@ is its own and the fits do not share caches:
     pip install -c constraints.txt -e ".[benchmark]"
     python benchmarks/speed.py --data-home ../shared/datasets [--only u1 paper ...] [--repeats 2]
 
+On a GPU, the ML-20M shape with a few iterations and a time limit (seconds per iteration and
+the full fit extrapolated to ``TYPICAL_ITERATIONS``)::
+
+    python benchmarks/speed.py --only ml20m --device cuda --ml20m-iterations 5 --time-limit 480 \
+        --output benchmarks/results/speed_gpu.json
+
 Prints the table and writes ``benchmarks/results/speed.json`` (or ``--output``).
 """
 
@@ -32,6 +38,9 @@ from pathlib import Path
 import numpy as np
 
 PARTS = ("u1", "paper", "iteration", "ciaodvd", "epinions", "ml20m")
+#: Iterations of a default fit on MovieLens-100K (130-180 with early stopping and the final
+#: ones): the ML-20M part extrapolates a full fit from its seconds per iteration with it.
+TYPICAL_ITERATIONS = 150
 
 
 def _setup():
@@ -160,14 +169,16 @@ def _part_epinions(data_home):
                 batch_sizes=list(model.batch_sizes_))
 
 
-def _part_ml20m(data_home):
+def _part_ml20m(data_home, device="cpu", n_iter=1):
     from skcrossvae.datasets import make_ratings
 
     started = time.perf_counter()
     X, y, _ = make_ratings(138_000, 27_000, n_ratings=20_000_000, discrete=True, random_state=0,
                            return_truth=False)
     generated = time.perf_counter() - started
-    return dict(_time_iterations(X, y, {}, 1), generation_seconds=generated)
+    timing = _time_iterations(X, y, {"device": device}, n_iter)
+    return dict(timing, generation_seconds=generated, device=device,
+                full_fit_minutes=timing["seconds_per_iteration"] * TYPICAL_ITERATIONS / 60)
 
 
 def _run(function, args, queue):
@@ -178,13 +189,18 @@ def _run(function, args, queue):
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _in_process(function, *args):
-    """``function(*args)`` in a fresh process (its own peak memory); its result or error."""
+def _in_process(function, *args, time_limit=None):
+    """``function(*args)`` in a fresh process (its own peak memory); its result, or a
+    RuntimeError with its error or after ``time_limit`` seconds."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_run, args=(function, args, queue))
     process.start()
-    status, result = queue.get()
+    try:
+        status, result = queue.get(timeout=time_limit)
+    except Exception:  # queue.Empty: the part ran past its limit
+        process.terminate()
+        status, result = "error", f"stopped after the time limit of {time_limit} s"
     process.join()
     if status == "error":
         raise RuntimeError(result)
@@ -207,6 +223,9 @@ def main():
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--repeats", type=int, default=2, help="alternating fits of each estimator (u1)")
     parser.add_argument("--grid-sample", type=int, default=20, help="paper-grid candidates timed (paper)")
+    parser.add_argument("--device", default="cpu", help="device of the ml20m part ('cuda' on a GPU)")
+    parser.add_argument("--ml20m-iterations", type=int, default=1, help="iterations timed (ml20m)")
+    parser.add_argument("--time-limit", type=float, default=None, help="seconds per part before it is stopped")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "speed.json"))
     args = parser.parse_args()
     results = dict(machine=dict(platform=platform.platform(), processor=platform.processor(),
@@ -224,13 +243,12 @@ def main():
               f"(test RMSE {np.mean([r['rmse'] for r in runs['CrossFeedbackVAERegressor']]):.4f} against "
               f"{np.mean([r['rmse'] for r in runs['SVDpp']]):.4f})", flush=True)
     if "paper" in args.only:
-        paper = _in_process(_fit_ours, home, {"decoder": "dot", "attention": "auto", "attention_norm": "ratio",
-                                              "input_dropout": 0.0, "weight_averaging": 0.0, "final_iter": 0}, 0)
+        from skcrossvae import PAPER_PARAMS
+
+        paper = _in_process(_fit_ours, home, PAPER_PARAMS, 0)
         n_candidates, sample = _grid_sample(args.grid_sample, 0)
         sampled = []
         for params in sample:
-            from skcrossvae import PAPER_PARAMS
-
             extra = {key: value for key, value in params.items() if key not in PAPER_PARAMS}
             sampled.append(dict(params={k: str(v) for k, v in extra.items()},
                                 **_in_process(_fit_ours, home, {**PAPER_PARAMS, **extra}, 0)))
@@ -240,11 +258,12 @@ def main():
         print(f"paper model: {paper['seconds']:.1f} s (test RMSE {paper['rmse']:.4f}); full grid "
               f"{n_candidates} candidates x {mean_seconds:.1f} s = {n_candidates * mean_seconds / 3600:.0f} core-hours",
               flush=True)
-    for part, function in (("iteration", _part_iteration), ("ciaodvd", _part_ciaodvd),
-                           ("epinions", _part_epinions), ("ml20m", _part_ml20m)):
+    for part, function, extra in (("iteration", _part_iteration, ()), ("ciaodvd", _part_ciaodvd, ()),
+                                  ("epinions", _part_epinions, ()),
+                                  ("ml20m", _part_ml20m, (args.device, args.ml20m_iterations))):
         if part in args.only:
             try:
-                results[part] = _in_process(function, home)
+                results[part] = _in_process(function, home, *extra, time_limit=args.time_limit)
             except RuntimeError as exc:
                 results[part] = dict(error=str(exc))
             print(f"{part}: {json.dumps(results[part])}", flush=True)

@@ -47,8 +47,7 @@ DIVERGED_RMSE_RATIO = 1.5
 
 def shared_parameter_docs(n_iter_no_change=10, early_stopping=True):
     """Docs of the parameters every estimator shares, with the estimator's own defaults."""
-    return f"""
-    early_stopping : bool, default={early_stopping}
+    return f"""early_stopping : bool, default={early_stopping}
         Hold out ``validation_fraction`` of the training ratings, stop after ``n_iter_no_change``
         iterations without a validation RMSE better by ``tol``, and restore the best iteration's
         state. When False, the same rule watches the training loss.
@@ -407,6 +406,20 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
              (np.concatenate([stored.row[kept], given.users]), np.concatenate([stored.col[kept], given.items]))),
             shape=(given.n_users, given.n_items),
         )
+
+    def _fold_in_reads(self, ratings, users, items):
+        """What each side's fold-in reads: for 'user' then 'item', the ``codes`` to compute and
+        the ratings of those rows whose other id was seen in ``fit``, as ``(side, codes, rows,
+        others, values)``: ``rows`` the position in ``codes`` of each rating's row, ``others``
+        its other id's code."""
+        for side, codes, own, other, size, n_other in (
+            ("user", users, ratings.users, ratings.items, self.n_users_, self.fit_sizes_[1]),
+            ("item", items, ratings.items, ratings.users, self.n_items_, self.fit_sizes_[0]),
+        ):
+            position = np.full(size, -1)
+            position[codes] = np.arange(len(codes))
+            read = (position[own] >= 0) & (other < n_other)
+            yield side, codes, position[own[read]], other[read], ratings.values[read]
 
     def _fold_in_rows(self, ratings, users, items):
         """Recompute the prediction state of the ``users`` and ``items`` codes from ``ratings``

@@ -132,8 +132,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
     final_iter : int or 'auto', default='auto'
         Iterations on every rating, the validation part included, after early stopping restores
         the best iteration (0: the paper); the model averages their posteriors. 'auto': a fifth
-        of the validated iterations, rounded (on held-out ratings the gain levels off there; see
-        :doc:`results`). Ignored without early stopping.
+        of the validated iterations, where the held-out gain levels off. Ignored without early stopping.
     max_iter : int, default=200
         Maximum number of iterations (passes of Algorithm 1's outer loop) before the final ones.
     learning_rate : float, default=2e-3
@@ -476,29 +475,22 @@ class CrossFeedbackVAERegressor(TorchEstimator):
 
         input_scale = max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
         device = self._module_device
-        feedback = [as_tensor(e, device).float() for e in self.feedback_embeddings_]
-        encoded = self.fit_sizes_
-        for side, codes, encoder, own, other, n_other, cross_fed, size, n_fitted in (
-            ("user", users, self.module_.user_encoder, ratings.users, ratings.items, encoded[1], feedback[1],
-             self.n_users_, encoded[0]),
-            ("item", items, self.module_.item_encoder, ratings.items, ratings.users, encoded[0], feedback[0],
-             self.n_items_, encoded[1]),
-        ):
-            local = np.full(size, -1)
-            local[codes] = np.arange(len(codes))
-            read = (local[own] >= 0) & (other < n_other)
-            means, variances = fold_in(encoder, local[own[read]], other[read], ratings.values[read] / input_scale,
-                                       len(codes), cross_fed, self.batch_sizes_[side == "item"])
+        feedback = {side: as_tensor(e, device).float() for side, e in zip(("user", "item"), self.feedback_embeddings_)}
+        offsets = {"user": grown(self.baseline_user_biases_, self.n_users_),
+                   "item": grown(self.baseline_item_biases_, self.n_items_)}
+        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
+            other_side = "item" if side == "user" else "user"
+            size = len(offsets[side])
+            means, variances = fold_in(getattr(self.module_, f"{side}_encoder"), rows, others, values / input_scale,
+                                       len(codes), feedback[other_side], self.batch_sizes_[side == "item"])
             self._set_posteriors(side, means, variances, rows=codes, size=size)
-            offsets = grown(getattr(self, f"baseline_{side}_biases_"), size, [], [])
             if self.decoder_ == "baseline":
-                new = codes[codes >= n_fitted]
-                other_offsets = getattr(self, f"baseline_{'item' if side == 'user' else 'user'}_biases_")
-                residual = ratings.values[read] - self.decoder_offset_ - other_offsets[other[read]]
-                damped = (np.bincount(own[read], residual, size)
-                          / (np.bincount(own[read], minlength=size) + BASELINE_DAMPING))
-                offsets[new] = damped[new]
-            setattr(self, f"baseline_{side}_biases_", offsets)
+                residual = values - self.decoder_offset_ - offsets[other_side][others]
+                damped = np.bincount(rows, residual, len(codes)) / (np.bincount(rows, minlength=len(codes))
+                                                                    + BASELINE_DAMPING)
+                new = codes >= self.fit_sizes_[side == "item"]
+                offsets[side][codes[new]] = damped[new]
+        self.baseline_user_biases_, self.baseline_item_biases_ = offsets["user"], offsets["item"]
 
     # -------------------------------------------------------------- prediction
     @property

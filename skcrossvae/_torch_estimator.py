@@ -17,8 +17,7 @@ from sklearn.utils._param_validation import Interval
 from ._base import BaseRatingEstimator
 from ._training import record_history, run_iterations
 
-TORCH_PARAMETER_DOCS = """
-    device : str, default='auto'
+TORCH_PARAMETER_DOCS = """    device : str, default='auto'
         'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'. Asking for CUDA where
         there is none raises an error.
     warm_start : bool, default=False

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 _SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
@@ -32,3 +33,12 @@ def real_data_home():
             f"(looked at $SKCROSSVAE_DATA and {_SHARED_DATASETS})"
         )
     return home
+
+
+@pytest.fixture(scope="session")
+def low_rank_toy():
+    """Ratings of a rank-2 40 x 30 matrix with a little noise (60 % observed): structure to learn."""
+    rng = np.random.RandomState(4)
+    full = 3 + rng.randn(40, 2) @ rng.randn(2, 30)
+    users, items = np.nonzero(rng.rand(40, 30) < 0.6)
+    return np.column_stack([users, items]), full[users, items] + 0.1 * rng.randn(len(users))

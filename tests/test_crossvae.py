@@ -315,15 +315,6 @@ def test_movielens_100k_u1_default_parameters(real_data_home):
     assert rmse <= 0.910, rmse
 
 
-@pytest.fixture(scope="module")
-def low_rank_toy():
-    """Ratings of a rank-2 matrix with a little noise: the final iterations have structure to learn."""
-    rng = np.random.RandomState(4)
-    full = 3 + rng.randn(40, 2) @ rng.randn(2, 30)
-    users, items = np.nonzero(rng.rand(40, 30) < 0.6)
-    return np.column_stack([users, items]), full[users, items] + 0.1 * rng.randn(len(users))
-
-
 def _record_ratings_read(monkeypatch):
     """Record how many ratings the trainer reads each time it is given a table."""
     from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer

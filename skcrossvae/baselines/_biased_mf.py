@@ -125,21 +125,16 @@ class BiasedMFRegressor(PairBaseline):
         row's norm). A row with no such rating gets zeros."""
         from .._torch._baseline_modules import with_rows
 
-        targets = (ratings.values - self.global_mean_) / self.rating_std_
         fitted_tables = {side: self._tables(side) for side in ("user", "item")}
-        for side, other_side, codes, own, other, size, n_other in (
-            ("user", "item", users, ratings.users, ratings.items, self.n_users_, self.fit_sizes_[1]),
-            ("item", "user", items, ratings.items, ratings.users, self.n_items_, self.fit_sizes_[0]),
-        ):
-            local = np.full(size, -1)
-            local[codes] = np.arange(len(codes))
-            read = (local[own] >= 0) & (other < n_other)
+        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
+            other_side = "item" if side == "user" else "user"
+            size = self.n_users_ if side == "user" else self.n_items_
             # Only the other side's rows that are rated enter: their design [factors, 1].
-            used, columns = np.unique(other[read], return_inverse=True)
-            entries = (local[own[read]], columns)
+            used, columns = np.unique(others, return_inverse=True)
+            entries = (rows, columns)
             indicator = sp.csr_matrix((np.ones(len(columns)), entries), shape=(len(codes), len(used)))
             other_factors, other_biases = fitted_tables[other_side]
-            residuals = targets[read] - other_biases[other[read]]
+            residuals = (values - self.global_mean_) / self.rating_std_ - other_biases[others]
             design = np.hstack([other_factors[used], np.ones((len(used), 1))])
             k = design.shape[1]
             counts = np.asarray(indicator.sum(axis=1)).ravel()

@@ -251,18 +251,13 @@ class VariationalBayesMFRegressor(ConjugateMFRegressor):
         conditional given the other side's posteriors, the fitted prior and noise precision,
         over its ratings of the other side's ids of ``fit`` (so the order of calls does not
         matter). A user of ``fit`` folded in again gets the next coordinate-ascent step."""
-        targets = (ratings.values - self.global_mean_) / self.rating_std_
         noise_precision = self.rating_std_**2 / self.noise_variance_
-        for side, other_side, codes, own, other, size, n_other in (
-            ("user", "item", users, ratings.users, ratings.items, self.n_users_, self.fit_sizes_[1]),
-            ("item", "user", items, ratings.items, ratings.users, self.n_items_, self.fit_sizes_[0]),
-        ):
-            local = np.full(size, -1)
-            local[codes] = np.arange(len(codes))
-            read = (local[own] >= 0) & (other < n_other)
-            entries = (local[own[read]], other[read])
-            indicator = sp.csr_matrix((np.ones(np.count_nonzero(read)), entries), shape=(len(codes), n_other))
-            weighted = sp.csr_matrix((targets[read], entries), shape=(len(codes), n_other))
+        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
+            other_side, n_other = ("item", self.fit_sizes_[1]) if side == "user" else ("user", self.fit_sizes_[0])
+            size = self.n_users_ if side == "user" else self.n_items_
+            targets = (values - self.global_mean_) / self.rating_std_
+            indicator = sp.csr_matrix((np.ones(len(rows)), (rows, others)), shape=(len(codes), n_other))
+            weighted = sp.csr_matrix((targets, (rows, others)), shape=(len(codes), n_other))
             other_means = getattr(self, f"{other_side}_factors_")[:n_other]
             other_covariances = getattr(self, f"{other_side}_covariances_")[:n_other]
             gram = row_grams(indicator, second_moments(other_means, other_covariances))
@@ -270,6 +265,6 @@ class VariationalBayesMFRegressor(ConjugateMFRegressor):
             lower, whitened = gaussian_conditionals(gram, weighted @ other_means, getattr(self, f"{side}_prior_mean_"),
                                                     prior_precision, noise_precision)
             inverse_lower = np.linalg.inv(lower)
-            for name, values in (("factors_", unwhiten(lower, whitened)),
-                                 ("covariances_", np.swapaxes(inverse_lower, 1, 2) @ inverse_lower)):
-                setattr(self, f"{side}_{name}", grown(getattr(self, f"{side}_{name}"), size, codes, values))
+            for name, posterior in (("factors_", unwhiten(lower, whitened)),
+                                    ("covariances_", np.swapaxes(inverse_lower, 1, 2) @ inverse_lower)):
+                setattr(self, f"{side}_{name}", grown(getattr(self, f"{side}_{name}"), size, codes, posterior))

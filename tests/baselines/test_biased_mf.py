@@ -7,11 +7,8 @@ import numpy as np
 from skcrossvae.baselines import BiasedMFRegressor
 
 
-def test_fold_in_minimises_the_training_objective_of_a_new_user():
-    rng = np.random.RandomState(4)
-    full = 3 + rng.randn(40, 2) @ rng.randn(2, 30)
-    users, items = np.nonzero(rng.rand(40, 30) < 0.6)
-    X, y = np.column_stack([users, items]), full[users, items] + 0.1 * rng.randn(len(users))
+def test_fold_in_minimises_the_training_objective_of_a_new_user(low_rank_toy):
+    X, y = low_rank_toy
     held = X[:, 0] >= 32
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

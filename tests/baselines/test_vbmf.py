@@ -151,11 +151,8 @@ def test_learns_low_rank_structure():
     assert model.score(X[held], y[held]) > 0.75
 
 
-def test_fold_in_is_the_coordinate_ascent_update_of_new_users():
-    rng = np.random.RandomState(4)
-    full = 3 + rng.randn(40, 2) @ rng.randn(2, 30)
-    users, items = np.nonzero(rng.rand(40, 30) < 0.6)
-    X, y = np.column_stack([users, items]), full[users, items] + 0.1 * rng.randn(len(users))
+def test_fold_in_is_the_coordinate_ascent_update_of_new_users(low_rank_toy):
+    X, y = low_rank_toy
     held = X[:, 0] >= 32
     model = VariationalBayesMFRegressor(n_components=3, random_state=0).fit(X[~held], y[~held])
     fallback = np.sqrt(np.mean((model.predict(X[held]) - y[held]) ** 2))
