@@ -16,7 +16,8 @@ per user. Every (data set, model, seed) runs in its own process, ``--jobs`` at a
 
     python benchmarks/fold_in.py --data-home ../shared/datasets
 
-Prints the table and writes ``benchmarks/results/fold_in.json`` (or ``--output``).
+Prints the table and writes ``benchmarks/results/fold_in.json`` (or ``--output``), keeping the
+runs it did not repeat.
 """
 
 import argparse
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 DATASETS = ("ml-100k", "filmtrust", "ciaodvd")
-MODELS = ("CrossFeedbackVAERegressor", "VariationalBayesMFRegressor", "BiasedMFRegressor")
+MODELS = ("CrossFeedbackVAERegressor", "VariationalBayesMFRegressor", "BiasedMFRegressor", "BayesianMFRegressor")
 HELD_OUT_USERS = 0.1
 FOLDED_SHARE = 0.8
 MIN_RATINGS = 5
@@ -62,10 +63,10 @@ def _split(X, y, seed):
 
 def _make(model, seed):
     from skcrossvae import CrossFeedbackVAERegressor
-    from skcrossvae.baselines import BiasedMFRegressor, VariationalBayesMFRegressor
+    from skcrossvae.baselines import BayesianMFRegressor, BiasedMFRegressor, VariationalBayesMFRegressor
 
     classes = {cls.__name__: cls for cls in (CrossFeedbackVAERegressor, BiasedMFRegressor,
-                                             VariationalBayesMFRegressor)}
+                                             VariationalBayesMFRegressor, BayesianMFRegressor)}
     return classes[model](random_state=seed)
 
 
@@ -124,20 +125,27 @@ def main():
     jobs = [(name, seed, model) for name in args.datasets for model in args.models for seed in args.seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(_run, *zip(*jobs), [args.data_home] * len(jobs)))
+    # The record keeps the runs of other data sets, models and seeds from earlier commands.
+    output = Path(args.output)
+    rerun = {(run["dataset"], run["model"], run["seed"]) for run in runs}
+    earlier = json.loads(output.read_text())["runs"] if output.exists() else []
+    runs = [run for run in earlier if (run["dataset"], run["model"], run["seed"]) not in rerun] + runs
     print(f"{'data set':<10}{'model':<30}{'new users by':<14}{'RMSE':>18}{'NDCG@20':>18}")
-    for name in args.datasets:
-        for model in args.models:
+    for name in dict.fromkeys(run["dataset"] for run in runs):
+        for model in dict.fromkeys(run["model"] for run in runs):
             mine = [run for run in runs if run["dataset"] == name and run["model"] == model]
+            if not mine:
+                continue
             for protocol in ("fold-in", "refit", "fallback"):
                 print(f"{name:<10}{model:<30}{protocol:<14}{_mean_std([r[protocol]['rmse'] for r in mine]):>18}"
                       f"{_mean_std([r[protocol]['ndcg20'] for r in mine]):>18}")
             rates = [r["users_per_second"] for r in mine]
             print(f"{name:<10}{model:<30}fold-in users per second: {np.mean([r['batch'] for r in rates]):.0f} "
                   f"in one call, {np.mean([r['one_by_one'] for r in rates]):.0f} one call per user")
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
     document = dict(measured=time.strftime("%Y-%m-%d"), machine=f"{platform.machine()}, {platform.processor() or 'cpu'}",
                     command="python benchmarks/fold_in.py --data-home ../shared/datasets", runs=runs)
-    Path(args.output).write_text(json.dumps(document, indent=1) + "\n")
+    output.write_text(json.dumps(document, indent=1) + "\n")
 
 
 if __name__ == "__main__":

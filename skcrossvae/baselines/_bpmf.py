@@ -4,11 +4,12 @@ import time
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import stats
 from sklearn.utils._param_validation import Interval
 
 from .._training import record_history, run_iterations
-from .._data import weighted_root_mean_square
+from .._data import grown, weighted_root_mean_square
 from ._common import BASE_ATTRIBUTE_DOCS
 from ._conjugate import (
     ConjugateMFRegressor,
@@ -55,11 +56,12 @@ class _GibbsSampler:
         self.sides = side_matrices(train, targets)
         self.user_factors = rng.standard_normal((train.n_users, n_components)) * _INIT_STD
         self.item_factors = rng.standard_normal((train.n_items, n_components)) * _INIT_STD
+        self.priors = [None, None]  # each side's (mean, precision) drawn in the last sweep
 
     def _resample(self, factors, other, side):
         indicator, weighted = self.sides[side]
         gram = row_grams(indicator, second_moments(other))
-        prior_mean, prior_precision = _sample_hyperparameters(factors, self.rng)
+        prior_mean, prior_precision = self.priors[side] = _sample_hyperparameters(factors, self.rng)
         lower, whitened_mean = gaussian_conditionals(gram, weighted @ other, prior_mean, prior_precision,
                                                      self.noise_precision)
         return unwhiten(lower, whitened_mean + self.rng.standard_normal(whitened_mean.shape))
@@ -145,6 +147,9 @@ class BayesianMFRegressor(ConjugateMFRegressor):
     ----------{BASE_ATTRIBUTE_DOCS}
     user_samples_, item_samples_ : ndarray of shape (n_users, n_samples, K), (n_items, n_samples, K)
         The factor samples averaged by ``predict`` (float32), in the standardised model.
+    user_prior_means_, user_prior_precisions_, item_prior_means_, item_prior_precisions_ : ndarray
+        The Gaussian priors drawn with each sample, and ``sample_noise_variances_`` its noise
+        variance (standardised): what ``fold_in`` conditions on.
     noise_variance_ : float
         Posterior mean of the rating noise variance, in squared rating units.
 
@@ -224,7 +229,7 @@ class BayesianMFRegressor(ConjugateMFRegressor):
                 print(f"[{name}] burn-in sweep {sweep}/{self.burn_in}: training RMSE {fit:.4f}, "
                       f"elapsed {time.perf_counter() - started:.1f}s", flush=True)
 
-        user_samples, item_samples, noise_variances = [], [], []
+        user_samples, item_samples, noise_variances, priors = [], [], [], []
         # Running sums of the standardised predictions: the average is the model's prediction.
         sums = {"train": np.zeros(len(train)), "valid": np.zeros(0 if valid is None else len(valid))}
 
@@ -237,24 +242,51 @@ class BayesianMFRegressor(ConjugateMFRegressor):
             user_samples.append(sampler.user_factors.astype(np.float32))
             item_samples.append(sampler.item_factors.astype(np.float32))
             noise_variances.append(1.0 / sampler.noise_precision)
+            priors.append(list(sampler.priors))
             if valid is not None:
                 sums["valid"] += sampler.predict(valid.users, valid.items)
             return averaged("train", train)
 
         def keep_first(n_samples):
-            del user_samples[n_samples:], item_samples[n_samples:], noise_variances[n_samples:]
+            del user_samples[n_samples:], item_samples[n_samples:], noise_variances[n_samples:], priors[n_samples:]
 
         history = run_iterations(
             self, add_sample, lambda: averaged("valid", valid), lambda: len(user_samples), keep_first,
             max_iter=self.max_iter, early_stopping=valid is not None,
         )
         record_history(self, history)
-        self._store_samples(user_samples, item_samples, noise_variances)
+        self._store_samples(user_samples, item_samples, noise_variances, priors)
 
-    def _store_samples(self, user_samples, item_samples, noise_variances):
+    def _store_samples(self, user_samples, item_samples, noise_variances, priors):
         self.user_samples_ = np.stack(user_samples, axis=1)
         self.item_samples_ = np.stack(item_samples, axis=1)
+        self.sample_noise_variances_ = np.array(noise_variances)
         self.noise_variance_ = float(np.mean(noise_variances)) * self.rating_std_**2
+        for position, side in enumerate(("user", "item")):
+            setattr(self, f"{side}_prior_means_", np.stack([prior[position][0] for prior in priors]))
+            setattr(self, f"{side}_prior_precisions_", np.stack([prior[position][1] for prior in priors]))
+
+    def _fold_in_rows(self, ratings, users, items):
+        """For every stored sample, a folded-in row's factors are the mean of its Gibbs
+        conditional given that sample (the other side's factors of ``fit``, the prior and the
+        noise precision drawn with them), over its ratings of the other side's ids of ``fit``:
+        the mean rather than a draw, so that a fold-in is deterministic."""
+        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
+            other_side, n_other = ("item", self.fit_sizes_[1]) if side == "user" else ("user", self.fit_sizes_[0])
+            size = self.n_users_ if side == "user" else self.n_items_
+            targets = (values - self.global_mean_) / self.rating_std_
+            indicator = sp.csr_matrix((np.ones(len(rows)), (rows, others)), shape=(len(codes), n_other))
+            weighted = sp.csr_matrix((targets, (rows, others)), shape=(len(codes), n_other))
+            other_samples = getattr(self, f"{other_side}_samples_")[:n_other].astype(np.float64)
+            samples = np.empty((len(codes), *other_samples.shape[1:]), dtype=np.float32)
+            for s, (mean, precision, noise) in enumerate(zip(
+                    getattr(self, f"{side}_prior_means_"), getattr(self, f"{side}_prior_precisions_"),
+                    self.sample_noise_variances_)):
+                other = other_samples[:, s]
+                lower, whitened = gaussian_conditionals(row_grams(indicator, second_moments(other)),
+                                                        weighted @ other, mean, precision, 1.0 / noise)
+                samples[:, s] = unwhiten(lower, whitened)
+            setattr(self, f"{side}_samples_", grown(getattr(self, f"{side}_samples_"), size, codes, samples))
 
     def _sample_products(self, users, items):
         """``u_s . v_s`` of every pair (rows) and sample (columns), standardised."""
