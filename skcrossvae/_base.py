@@ -356,6 +356,13 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _fold_in(self, X, y):
+        self._fold_in_rows(*self._add_ratings(X, y, "fold_in"))
+
+    def _add_ratings(self, X, y, method):
+        """Validate the ratings of ``X`` and add them to the fitted state: new ids appended to
+        the vocabularies, the ratings merged into ``ratings_`` and the fallbacks of their rows
+        updated. Returns every stored rating as a table, and the user and item codes whose
+        state the ratings change (new ones, and those given ratings of ids seen in ``fit``)."""
         X = validate_data(self, X, dtype=None, reset=False)
         users, items = split_id_columns(X)
         ratings = check_ratings(y, X.shape[0], type(self).__name__)
@@ -363,7 +370,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         outside = (ratings < low) | (ratings > high)
         if outside.any():
             raise ValueError(
-                f"fold_in takes ratings within the range seen in fit, [{low:g}, {high:g}] (the "
+                f"{method} takes ratings within the range seen in fit, [{low:g}, {high:g}] (the "
                 f"predictions are clipped to it); {np.count_nonzero(outside)} are outside it, e.g. "
                 f"{ratings[outside][0]:g}. Refit to learn a wider scale."
             )
@@ -377,8 +384,8 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         merged = self.ratings_.tocoo()
         merged = RatingTable(merged.row.astype(np.int64), merged.col.astype(np.int64), merged.data,
                              self.n_users_, self.n_items_)
-        # A row is computed when it is new, or when X gives it a rating of an id of fit (the
-        # ratings the models read); a known row rated only by new ids keeps its state.
+        # A row changes when it is new, or when X gives it a rating of an id of fit (the ratings
+        # the models read); a known row rated only by new ids keeps its state.
         changed = {
             "user": np.unique(user_codes[(user_codes >= known_sizes[0]) | (item_codes < self.fit_sizes_[1])]),
             "item": np.unique(item_codes[(item_codes >= known_sizes[1]) | (user_codes < self.fit_sizes_[0])]),
@@ -387,7 +394,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             rows = changed[side]
             setattr(self, f"{side}_fallback_", grown(getattr(self, f"{side}_fallback_"), size, rows,
                                                      self._fallbacks(codes, merged.values, size)[rows]))
-        self._fold_in_rows(merged, changed["user"], changed["item"])
+        return merged, changed["user"], changed["item"]
 
     def _merged_ratings(self, given):
         """``ratings_`` grown to the current vocabularies, with ``given``'s ratings in it (a pair

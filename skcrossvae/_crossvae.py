@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import check_layer_sizes, shared_parameter_docs
@@ -370,14 +371,16 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         # The encoders read the users and items of fit; ids that fold_in adds come after them.
         return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"), self.fit_sizes_)}
 
-    def _fit_ratings(self, train, valid, rng, incremental):
+    def _fit_ratings(self, train, valid, rng, incremental, max_iter=None):
         self._resolve_choices(train, incremental)
         self.final_iter_ = 0
-        super()._fit_ratings(train, valid, rng, incremental)
+        super()._fit_ratings(train, valid, rng, incremental, max_iter)
         trained_on = train if not self.final_iter_ else train.concatenate(valid)
         self.noise_variance_ = self._rmse(trained_on) ** 2
 
     def _make_trainer(self, module, train, rng, generator, device, incremental):
+        import torch
+
         from ._torch._crossvae_fit import CrossFeedbackTrainer, TrainerSettings
         from ._torch._device import as_tensor
 
@@ -389,13 +392,22 @@ class CrossFeedbackVAERegressor(TorchEstimator):
             weight_averaging=self.weight_averaging)
         feedback = None
         if incremental:
-            feedback = tuple(as_tensor(e, device).float().clone() for e in self.feedback_embeddings_)
+            # Ids added since (partial_fit) start from the prior, as every id does in fit.
+            feedback = tuple(
+                torch.cat([as_tensor(e, device).float(),
+                           torch.randn((n - len(e), e.shape[1]), generator=generator, device=device)])
+                for e, n in zip(self.feedback_embeddings_, (train.n_users, train.n_items)))
         input_scale = max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
         return CrossFeedbackTrainer(module, train, settings, input_scale, self._fit_decoder(train),
                                     rng, generator, device, feedback)
 
-    def _train(self, trainer, train, valid):
-        history = super()._train(trainer, train, valid)
+    def _continued_module(self, generator, device):
+        module = super()._continued_module(generator, device)
+        module.grow(self.n_users_, self.n_items_, generator)
+        return module
+
+    def _train(self, trainer, train, valid, max_iter):
+        history = super()._train(trainer, train, valid, max_iter)
         if valid is None:
             return history
         self.final_iter_ = (round(history.best_iteration * AUTO_FINAL_SHARE) if self.final_iter == "auto"
@@ -458,6 +470,47 @@ class CrossFeedbackVAERegressor(TorchEstimator):
             if rows is not None:
                 value = grown(getattr(self, name), size, rows, value)
             setattr(self, name, value)
+
+    # ------------------------------------------------------- incremental training
+    def partial_fit(self, X, y):
+        """Train one more iteration on the ratings seen so far and those of ``X``.
+
+        The first call on an unfitted estimator is a fit of one iteration without early
+        stopping. Later calls add the ratings of ``X`` as :meth:`fold_in` does (new ids appended
+        to the vocabularies, a pair rated again taking the new rating), give the encoders inputs
+        for the new ids (drawn as ``fit`` draws them) and the new ids cross-fed embeddings drawn
+        from the prior, then run one iteration of Algorithm 1 over every stored rating (an
+        encoder reads a user's whole row), continuing from the fitted networks; the 'auto'
+        choices of the first fit are kept and Adam's moments restart. ``n_iter_`` and
+        ``loss_curve_`` count on. Atomic like ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_ratings, 2)
+            User ids in the first column, item ids in the second; each pair at most once.
+        y : array-like of shape (n_ratings,)
+            The ratings; after the first call, within ``rating_range_``.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one iteration further.
+        """
+        with self._atomic(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # one iteration, by design
+            if not hasattr(self, "user_ids_"):
+                self._validate_params()
+                table = self._validate_training_data(X, y, incremental=False)
+                self._set_rating_statistics(table, table)
+                self._fit_ratings(table, None, check_random_state(self.random_state), False, max_iter=1)
+            else:
+                history = (self.n_iter_, list(self.loss_curve_))
+                table, _, _ = self._add_ratings(X, y, "partial_fit")
+                self._fit_ratings(table, None, check_random_state(self.random_state), True, max_iter=1)
+                self.fit_sizes_ = (self.n_users_, self.n_items_)
+                self.n_iter_, self.loss_curve_ = history[0] + self.n_iter_, history[1] + self.loss_curve_
+            self._check_training_fit(table)
+        return self
 
     # ----------------------------------------------------------------- fold-in
     def _fold_in_rows(self, ratings, users, items):

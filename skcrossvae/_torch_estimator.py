@@ -61,24 +61,28 @@ class TorchEstimator(BaseRatingEstimator):
     def _store_prediction_state(self, trainer, table):
         """Store what prediction needs from the trainer's current state, reading rows from ``table``."""
 
-    def _fit_ratings(self, train, valid, rng, incremental):
+    def _fit_ratings(self, train, valid, rng, incremental, max_iter=None):
         from ._torch._device import make_generator, resolve_device
 
         device = resolve_device(self.device)
         generator = make_generator(rng, device)
         self.device_ = str(device)
-        # A warm start trains a copy: a failed fit must leave the fitted network untouched.
-        module = copy.deepcopy(self.module_).to(device) if incremental else self._make_module(generator, device)
+        module = self._continued_module(generator, device) if incremental else self._make_module(generator, device)
         self.module_ = module
         trainer = self._make_trainer(module, train, rng, generator, device, incremental)
-        history = self._train(trainer, train, valid)
+        history = self._train(trainer, train, valid, max_iter or self.max_iter)
         trainer.finalise()
         record_history(self, history)
         self._store_prediction_state(trainer, train if valid is None else train.concatenate(valid))
 
-    def _train(self, trainer, train, valid):
+    def _continued_module(self, generator, device):
+        """The network a warm start trains: a copy, since a failed fit must leave the fitted
+        network untouched."""
+        return copy.deepcopy(self.module_).to(device)
+
+    def _train(self, trainer, train, valid, max_iter):
         """Run the trainer under the shared driver (early stopping on ``valid`` when given)."""
-        return self._run_iterations(trainer, train, valid, self.max_iter)
+        return self._run_iterations(trainer, train, valid, max_iter)
 
     def _run_iterations(self, trainer, train, valid, max_iter):
         def validation_rmse():

@@ -517,3 +517,38 @@ def test_fold_in_new_items_and_string_ids(low_rank_toy, tmp_path):
     np.testing.assert_array_equal(restored.predict(new), prediction)
     np.testing.assert_array_equal(restored.predict(labelled), model.predict(labelled))
     assert list(restored.recommend("a-new", n=2)[0][0]) == list(model.recommend("a-new", n=2)[0][0])
+
+
+# ----------------------------------------------------------------------- partial_fit
+def test_first_partial_fit_is_a_fit_of_one_iteration(low_rank_toy):
+    X, y = low_rank_toy
+    params = {**RECOVERY, "max_iter": 1}
+    first = CrossFeedbackVAERegressor(**params).partial_fit(X, y)
+    np.testing.assert_array_equal(first.predict(X), _fit(X, y, **params).predict(X))
+    assert first.n_iter_ == 1 and first.fit_sizes_ == (40, 30)
+
+
+def test_partial_fit_grows_the_networks_and_trains_new_users(low_rank_toy, tmp_path):
+    X, y = low_rank_toy
+    held = X[:, 0] >= 32
+    model = CrossFeedbackVAERegressor(**RECOVERY).partial_fit(X[~held], y[~held])
+    for _ in range(30):
+        model.partial_fit(X[~held][:1], y[~held][:1])
+    model.partial_fit(X[held], y[held])
+    assert model.fit_sizes_ == (model.n_users_, model.n_items_) == (40, 30)
+    assert model.module_.item_encoder.latent_input.weight.shape[0] == 40
+    assert model.feedback_embeddings_[0].shape[0] == 40 and model.n_iter_ == 32
+    rmse = lambda: np.sqrt(np.mean((model.predict(X[held]) - y[held]) ** 2))  # noqa: E731
+    after_one = rmse()
+    for _ in range(20):
+        model.partial_fit(X[held][:1], y[held][:1])
+    assert rmse() < 0.7 * after_one
+    assert len(model.loss_curve_) == model.n_iter_ == 52
+    model.save(tmp_path / "m.skcv")
+    from skcrossvae import load
+
+    np.testing.assert_array_equal(load(tmp_path / "m.skcv").predict(X), model.predict(X))
+    before = pickle.dumps(model.ratings_)
+    with pytest.raises(ValueError, match="range seen in fit"):
+        model.partial_fit(X[:1], [99.0])
+    assert pickle.dumps(model.ratings_) == before and model.n_iter_ == 52

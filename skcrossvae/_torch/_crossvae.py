@@ -233,6 +233,13 @@ class CrossFeedbackVAE(nn.Module):
         self.user_encoder = SideEncoder(n_items, attention_scopes[0], config, generator, device)
         self.item_encoder = SideEncoder(n_users, attention_scopes[1], config, generator, device)
 
+    def grow(self, n_users, n_items, generator):
+        """Give the encoders inputs for new users and items (rows drawn as at construction)."""
+        for encoder, n_other in ((self.user_encoder, n_items), (self.item_encoder, n_users)):
+            for layer in (encoder.observed_input, encoder.latent_input):
+                if hasattr(layer, "grow") and n_other > len(layer.weight):
+                    layer.grow(n_other, generator)
+
 
 def decode(users, items, biases):
     """Predicted (standardised) ratings of paired rows of user and item latent vectors."""

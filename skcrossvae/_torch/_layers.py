@@ -86,6 +86,13 @@ class _PatternProduct(torch.autograd.Function):
         return ctx.pattern.transposed_matrix(values) @ grad, None, None
 
 
+def _grown_parameter(weight, n_rows, bound, generator):
+    """``weight`` with rows appended up to ``n_rows``, drawn from U(-bound, bound)."""
+    added = torch.empty((n_rows - len(weight), *weight.shape[1:]), device=weight.device)
+    nn.init.uniform_(added, -bound, bound, generator=generator)
+    return nn.Parameter(torch.cat([weight.detach(), added]))
+
+
 class SparseInput(nn.Module):
     """First layer over a sparse input: ``sum_r w_r * W[index_r] + b`` per row.
 
@@ -111,6 +118,10 @@ class SparseInput(nn.Module):
 
     def forward(self, pattern, values):
         return pattern.matmul(values, self.weight) + self.bias
+
+    def grow(self, n_rows, generator):
+        """Add rows (new columns of the input), drawn as a layer of ``n_rows`` rows draws them."""
+        self.weight = _grown_parameter(self.weight, n_rows, 1.0 / math.sqrt(n_rows), generator)
 
 
 class MLP(nn.Module):
@@ -184,6 +195,11 @@ class LatentConcatInput(nn.Module):
         self.weight = _uniform_parameter((n_other, n_components, out_features), bound, generator, device)
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
         self.pending_gradient = None
+
+    def grow(self, n_rows, generator):
+        """Add rows (new ids of the other side), drawn as a layer of ``n_rows`` rows draws them."""
+        bound = 1.0 / math.sqrt(n_rows * self.weight.shape[1])
+        self.weight = _grown_parameter(self.weight, n_rows, bound, generator)
 
     def take_gradient(self):
         """``(rows, inputs, output_gradient)`` of the last backward pass, then forget it: row
