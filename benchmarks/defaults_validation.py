@@ -40,23 +40,16 @@ def _fit(data_home, params, seed, final_iter):
     class Recorded(CrossFeedbackVAERegressor):
         """Scores the held-out ratings before and after each final iteration."""
 
-        def _run_iterations(self, trainer, train, valid, max_iter):
-            if valid is not None:
-                return super()._run_iterations(trainer, train, valid, max_iter)
-            iterate = trainer.train_one_iteration
+        def _held_out_rmse(self, trainer):
+            self._store_prediction_state(trainer, None)
+            return float(np.sqrt(np.mean((self.predict(X_held) - y_held) ** 2)))
 
-            def held_out_rmse():
-                self._store_prediction_state(trainer, train)
-                return float(np.sqrt(np.mean((self.predict(X_held) - y_held) ** 2)))
-
-            def recorded():
-                loss = iterate()
-                curve.append(held_out_rmse())
-                return loss
-
-            curve.append(held_out_rmse())
-            trainer.train_one_iteration = recorded
-            return super()._run_iterations(trainer, train, valid, max_iter)
+        def _final_iteration(self, trainer, reference, losses):
+            if not losses:
+                curve.append(self._held_out_rmse(trainer))  # the validated state
+            loss = super()._final_iteration(trainer, reference, losses)
+            curve.append(self._held_out_rmse(trainer))
+            return loss
 
     model = Recorded(**{**params, "random_state": seed, "final_iter": final_iter})
     started = time.perf_counter()

@@ -30,6 +30,14 @@ AUTO_MAX_BATCHES = 10
 #: ``final_iter='auto'``: the final iterations as a share of the validated ones.
 AUTO_FINAL_SHARE = 0.2
 
+#: A final iteration whose training loss exceeds this many times the validated run's lowest has
+#: blown up (nothing validates the final iterations): they stop there.
+BLOWUP_RATIO = 2.0
+
+
+class _BlownUp(Exception):
+    """A final iteration's training loss blew up."""
+
 #: The damping of the baseline predictors of ``decoder='baseline'``: the number of ratings' worth
 #: of pull of each bias towards 0.
 BASELINE_DAMPING = 5.0
@@ -417,12 +425,36 @@ class CrossFeedbackVAERegressor(TorchEstimator):
             # has done its work and is more data to learn from. The model keeps the average of
             # the final iterations' posteriors.
             trainer.read_ratings(train.concatenate(valid))
+            validated = trainer.get_state()
             trainer.average_posteriors()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed count, by design
-                final = self._run_iterations(trainer, train, None, self.final_iter_)
-            history.loss_curve.extend(final.loss_curve)
+            reference, losses = min(history.loss_curve), []
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed count, by design
+                    self._run_iterations(trainer, train, None, self.final_iter_,
+                                         iterate=lambda: self._final_iteration(trainer, reference, losses))
+            except _BlownUp as blown:
+                # Nothing validates these iterations: back to the validated networks, with the
+                # posteriors of the iterations before the jump.
+                trainer.set_state(validated)
+                self.final_iter_ = len(losses)
+                warnings.warn(f"{type(self).__name__}: {blown}", UserWarning)
+            history.loss_curve.extend(losses)
         return history
+
+    def _final_iteration(self, trainer, reference, losses):
+        """One final iteration; its posteriors join the average unless its loss blows up."""
+        loss = trainer.train_one_iteration()
+        if not np.isfinite(loss) or loss > BLOWUP_RATIO * reference:
+            raise _BlownUp(
+                f"the training loss jumped from {reference:.4g} to {loss:.4g} at final iteration "
+                f"{len(losses) + 1} of {self.final_iter_}; the final iterations stop there, and the "
+                f"model keeps the networks early stopping chose and the posteriors averaged over the "
+                f"{len(losses)} final iterations before. A lower learning_rate avoids it."
+            )
+        losses.append(loss)
+        trainer.add_posteriors()
+        return loss
 
     def _fit_decoder(self, train):
         """The decoder's offsets and scale, from the ratings a run trains on."""

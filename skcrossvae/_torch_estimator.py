@@ -84,12 +84,13 @@ class TorchEstimator(BaseRatingEstimator):
         """Run the trainer under the shared driver (early stopping on ``valid`` when given)."""
         return self._run_iterations(trainer, train, valid, max_iter)
 
-    def _run_iterations(self, trainer, train, valid, max_iter):
+    def _run_iterations(self, trainer, train, valid, max_iter, iterate=None):
+        """The shared driver over ``iterate`` (default: the trainer's iteration)."""
         def validation_rmse():
             self._store_prediction_state(trainer, train)
             return self._rmse(valid)
 
-        return run_iterations(self, trainer.train_one_iteration, validation_rmse, trainer.get_state,
+        return run_iterations(self, iterate or trainer.train_one_iteration, validation_rmse, trainer.get_state,
                               trainer.set_state, max_iter=max_iter, early_stopping=valid is not None)
 
     # ------------------------------------------------------------- networks

@@ -552,3 +552,31 @@ def test_partial_fit_grows_the_networks_and_trains_new_users(low_rank_toy, tmp_p
     with pytest.raises(ValueError, match="range seen in fit"):
         model.partial_fit(X[:1], [99.0])
     assert pickle.dumps(model.ratings_) == before and model.n_iter_ == 52
+
+
+def test_final_iterations_stop_where_the_loss_blows_up(low_rank_toy, monkeypatch):
+    from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer
+
+    X, y = low_rank_toy
+    settings = dict(max_iter=6, n_iter_no_change=2, final_iter=4, early_stopping=True)
+    reference = _fit(X, y, **{**settings, "final_iter": 1})
+    iterate, calls = CrossFeedbackTrainer.train_one_iteration, []
+
+    def blowing_up(trainer):
+        loss = iterate(trainer)
+        calls.append(loss)
+        if len(calls) == reference.n_iter_ + 1:  # the second final iteration
+            with torch.no_grad():
+                for parameter in trainer.model.parameters():
+                    parameter.mul_(50.0)
+            return 1e6
+        return loss
+
+    monkeypatch.setattr(CrossFeedbackTrainer, "train_one_iteration", blowing_up)
+    with pytest.warns(UserWarning, match="jumped .* at final iteration 2 of 4"):
+        model = CrossFeedbackVAERegressor(**{**TOY, **settings}).fit(X, y)
+    # The networks are back to the validated state and the posteriors are those of the one
+    # final iteration before the jump: the same as a fit with one final iteration.
+    assert model.final_iter_ == 1
+    np.testing.assert_allclose(model.predict(X), reference.predict(X), atol=1e-6)
+    assert np.all(np.abs(model.module_.user_encoder.mean_head.fusion.layers[0].weight.detach().numpy()) < 10)

@@ -210,8 +210,6 @@ class CrossFeedbackTrainer:
         """One pass of Algorithm 1 (lines 6-15); returns the negative ELBO per rating."""
         loss = self._nested_iteration() if self.settings.schedule == "nested" else self._alternating_iteration()
         self._update_table_averages()
-        if hasattr(self, "_n_averaged"):
-            self._add_posteriors()
         return loss
 
     def _update_table_averages(self):
@@ -280,12 +278,13 @@ class CrossFeedbackTrainer:
         return total.item() / 2
 
     def average_posteriors(self):
-        """From now on, :meth:`encode_all` gives the average of the posteriors encoded at the end
-        of each following iteration: the cross-fed embeddings are samples, and one iteration's
-        posteriors carry their noise."""
+        """From now on, :meth:`encode_all` gives the average of the posteriors added by
+        :meth:`add_posteriors` (once per iteration): the cross-fed embeddings are samples, and
+        one iteration's posteriors carry their noise."""
         self._posterior_sums, self._n_averaged = None, 0
 
-    def _add_posteriors(self):
+    def add_posteriors(self):
+        """Add the current posteriors to the average."""
         encoded = self._encode_all()
         self._posterior_sums = encoded if self._posterior_sums is None else tuple(
             total + new for total, new in zip(self._posterior_sums, encoded))

@@ -242,6 +242,7 @@ def test_averaged_posteriors_are_the_mean_of_each_iteration_s_encoding():
     encoded = []
     for _ in range(3):
         trainer.train_one_iteration()
+        trainer.add_posteriors()
         encoded.append(trainer._encode_all())
     for got, parts in zip(trainer.encode_all(), zip(*encoded)):
         torch.testing.assert_close(got, sum(parts) / 3)
