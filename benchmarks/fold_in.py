@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 DATASETS = ("ml-100k", "filmtrust", "ciaodvd")
-MODELS = ("CrossFeedbackVAERegressor", "VariationalBayesMFRegressor", "BiasedMFRegressor", "BayesianMFRegressor")
+MODELS = ("CrossFeedbackVAERegressor", "VariationalBayesMFRegressor", "BiasedMFRegressor", "BayesianMFRegressor",
+          "MultVAERegressor")
 HELD_OUT_USERS = 0.1
 FOLDED_SHARE = 0.8
 MIN_RATINGS = 5
@@ -63,10 +64,11 @@ def _split(X, y, seed):
 
 def _make(model, seed):
     from skcrossvae import CrossFeedbackVAERegressor
-    from skcrossvae.baselines import BayesianMFRegressor, BiasedMFRegressor, VariationalBayesMFRegressor
+    from skcrossvae.baselines import (BayesianMFRegressor, BiasedMFRegressor, MultVAERegressor,
+                                      VariationalBayesMFRegressor)
 
     classes = {cls.__name__: cls for cls in (CrossFeedbackVAERegressor, BiasedMFRegressor,
-                                             VariationalBayesMFRegressor, BayesianMFRegressor)}
+                                             VariationalBayesMFRegressor, BayesianMFRegressor, MultVAERegressor)}
     return classes[model](random_state=seed)
 
 

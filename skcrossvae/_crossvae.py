@@ -367,17 +367,11 @@ class CrossFeedbackVAERegressor(TorchEstimator):
             sizes.append(max(AUTO_MIN_BATCH_SIZE, -(-n_rows // AUTO_MAX_BATCHES)) if size == "auto" else int(size))
         self.batch_sizes_ = tuple(sizes)
 
-    def _make_module(self, generator, device, sizes=None):
+    def _make_module(self, generator, device):
         from ._torch._crossvae import CrossFeedbackVAE
 
-        n_users, n_items = sizes or (self.n_users_, self.n_items_)
-        return CrossFeedbackVAE(n_users, n_items, self.attention_scopes_, self._model_config(), generator, device)
-
-    def _module_factory(self):
-        import torch
-
         # The encoders read the users and items of fit; ids that fold_in adds come after them.
-        return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"), self.fit_sizes_)}
+        return CrossFeedbackVAE(*self.fit_sizes_, self.attention_scopes_, self._model_config(), generator, device)
 
     def _fit_ratings(self, train, valid, rng, incremental, max_iter=None):
         self._resolve_choices(train, incremental)

@@ -130,7 +130,7 @@ class AutoRecRegressor(RowAutoencoderBaseline):
         from .._torch._baseline_modules import RowAutoencoder
 
         hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
-        n_columns = self.n_items_ if self.side == "user" else self.n_users_
+        n_columns = self.fit_sizes_[self.side == "user"]  # the ids of fit (fold_in adds none)
         return RowAutoencoder(n_columns, hidden, self.n_components, activation="relu", variational=False,
                               input_dropout=0.0, generator=generator, device=device)
 

@@ -14,6 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from .._data import RatingTable, grown
 from .._torch_estimator import TORCH_ATTRIBUTE_DOCS, TORCH_PARAMETER_DOCS, TorchEstimator
 
 __all__ = ["BASE_ATTRIBUTE_DOCS", "ROW_INPUT_NOTES", "TORCH_ATTRIBUTE_DOCS", "TORCH_PARAMETER_DOCS",
@@ -193,18 +194,46 @@ class RowAutoencoderBaseline(TorchBaseline):
         self.row_codes_ = encode_rows(self.module_, rows, self._inputs(rows),
                                       trainer.batches.batches if trained_on else None, self.batch_size)
 
-    def _pair_outputs(self, rows, columns):
-        from .._torch._rating_batches import pair_outputs
+    def _fold_in_rows(self, ratings, users, items):
+        """The encoder pass of Liang et al.'s protocol: each folded-in row's decoder output is
+        read from its ratings of the columns of ``fit`` (the other side's ids that
+        :meth:`fold_in` adds have no input or output unit: their pairs keep the fallback)."""
+        from .._torch._rating_batches import encode_rows
 
-        return pair_outputs(self.module_, self.row_codes_, rows, columns, self._link)
+        n_columns = self.fit_sizes_[self.side == "user"]
+        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
+            if side != self.side:
+                continue
+            table = RatingTable(rows, others, values, len(codes), n_columns)
+            codes_of_rows = encode_rows(self.module_, table, self._inputs(table), None, self.batch_size)
+            self.row_codes_ = grown(self.row_codes_, len(self.user_ids_ if side == "user" else self.item_ids_),
+                                    codes, codes_of_rows)
+
+    def _modelled_columns(self, columns):
+        """Which columns the decoder has an output unit for (those of ``fit``)."""
+        return columns < self.fit_sizes_[self.side == "user"]
+
+    def _fallback(self, users, items):
+        return self.global_mean_ + self.user_fallback_[users] + self.item_fallback_[items]
 
     def _predict_codes(self, users, items, return_std=False):
+        from .._torch._rating_batches import pair_outputs
+
         rows, columns = (users, items) if self.side == "user" else (items, users)
-        return np.clip(self._pair_outputs(rows, columns), *self.rating_range_)
+        modelled = self._modelled_columns(columns)
+        predictions = self._fallback(users, items)
+        predictions[modelled] = pair_outputs(self.module_, self.row_codes_, rows[modelled], columns[modelled],
+                                             self._link)
+        return np.clip(predictions, *self.rating_range_)
 
     def _score_items(self, users, items):
         from .._torch._rating_batches import dense_outputs
 
+        scores = self._fallback(users[:, None], items[None, :])
         if self.side == "user":
-            return dense_outputs(self.module_, self.row_codes_, users, items, self._link)
-        return dense_outputs(self.module_, self.row_codes_, items, users, self._link).T
+            modelled = self._modelled_columns(items)
+            scores[:, modelled] = dense_outputs(self.module_, self.row_codes_, users, items[modelled], self._link)
+        else:
+            modelled = self._modelled_columns(users)
+            scores[modelled] = dense_outputs(self.module_, self.row_codes_, items, users[modelled], self._link).T
+        return scores

@@ -57,7 +57,7 @@ class _LiangAutoencoder(RowAutoencoderBaseline):
         from .._torch._baseline_modules import RowAutoencoder
 
         hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
-        return RowAutoencoder(self.n_items_, hidden, self.n_components, activation="tanh",
+        return RowAutoencoder(self.fit_sizes_[1], hidden, self.n_components, activation="tanh",
                               variational=self._variational, input_dropout=self.dropout,
                               generator=generator, device=device)
 
