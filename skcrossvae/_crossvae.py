@@ -98,10 +98,9 @@ class CrossFeedbackVAERegressor(TorchEstimator):
 
     A user's embedding has a Gaussian posterior whose mean and variance come from an encoder that
     reads the user's ratings *and* the embeddings of the items the user rated, sampled at the
-    previous iteration (cross feedback); items mirror it. Attention over the cross-fed embeddings
-    can refine the posteriors; the decoder is the dot product; training maximises Eq. 7 with
-    Algorithm 1. :meth:`paper` is the paper's model; the model page of the documentation gives
-    the equations and every choice made where the paper is silent.
+    previous iteration (cross feedback); items mirror it. Attention can refine the posteriors; the
+    decoder is the dot product; training maximises Eq. 7 with Algorithm 1. :meth:`paper` is the
+    paper's model; the model page gives the equations and every choice the paper leaves open.
 
     Parameters
     ----------
@@ -169,10 +168,9 @@ class CrossFeedbackVAERegressor(TorchEstimator):
     n_iter_, best_iteration_, loss_curve_, validation_scores_, best_validation_score_ : object
         Iterations run (the final ones included) and the one early stopping chose; the negative
         ELBO per training rating per iteration; the validation RMSE per iteration and its best.
-    module_, feedback_embeddings_, device_ : object
-        The trained encoders, the cross-fed embeddings they read last, and the device.
-    n_features_in_, feature_names_in_ : object
-        2, and the column names when X was a DataFrame.
+    module_, feedback_embeddings_, device_, n_features_in_, feature_names_in_ : object
+        The trained encoders, the cross-fed embeddings they read last, the device; 2, and the
+        column names when X was a DataFrame.
 
     References
     ----------
@@ -188,9 +186,6 @@ class CrossFeedbackVAERegressor(TorchEstimator):
     >>> model = CrossFeedbackVAERegressor(max_iter=5, random_state=0).fit(X, y)
     >>> model.predict(X[:3]).shape
     (3,)
-    >>> paper = CrossFeedbackVAERegressor.paper(max_iter=5, random_state=0).fit(X, y)
-    >>> paper.decoder_, paper.attention_scopes_
-    ('dot', ('local', 'local'))
     """
 
     _parameter_constraints: dict = {
