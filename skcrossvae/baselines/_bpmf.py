@@ -272,12 +272,14 @@ class BayesianMFRegressor(ConjugateMFRegressor):
         noise precision drawn with them), over its ratings of the other side's ids of ``fit``:
         the mean rather than a draw, so that a fold-in is deterministic."""
         for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
-            other_side, n_other = ("item", self.fit_sizes_[1]) if side == "user" else ("user", self.fit_sizes_[0])
+            other_side = "item" if side == "user" else "user"
             size = self.n_users_ if side == "user" else self.n_items_
             targets = (values - self.global_mean_) / self.rating_std_
-            indicator = sp.csr_matrix((np.ones(len(rows)), (rows, others)), shape=(len(codes), n_other))
-            weighted = sp.csr_matrix((targets, (rows, others)), shape=(len(codes), n_other))
-            other_samples = getattr(self, f"{other_side}_samples_")[:n_other].astype(np.float64)
+            # Only the other side's rated rows enter (each sample's second moments are per row).
+            used, columns = np.unique(others, return_inverse=True)
+            indicator = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(codes), len(used)))
+            weighted = sp.csr_matrix((targets, (rows, columns)), shape=(len(codes), len(used)))
+            other_samples = getattr(self, f"{other_side}_samples_")[used].astype(np.float64)
             samples = np.empty((len(codes), *other_samples.shape[1:]), dtype=np.float32)
             for s, (mean, precision, noise) in enumerate(zip(
                     getattr(self, f"{side}_prior_means_"), getattr(self, f"{side}_prior_precisions_"),

@@ -253,13 +253,15 @@ class VariationalBayesMFRegressor(ConjugateMFRegressor):
         matter). A user of ``fit`` folded in again gets the next coordinate-ascent step."""
         noise_precision = self.rating_std_**2 / self.noise_variance_
         for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
-            other_side, n_other = ("item", self.fit_sizes_[1]) if side == "user" else ("user", self.fit_sizes_[0])
+            other_side = "item" if side == "user" else "user"
             size = self.n_users_ if side == "user" else self.n_items_
             targets = (values - self.global_mean_) / self.rating_std_
-            indicator = sp.csr_matrix((np.ones(len(rows)), (rows, others)), shape=(len(codes), n_other))
-            weighted = sp.csr_matrix((targets, (rows, others)), shape=(len(codes), n_other))
-            other_means = getattr(self, f"{other_side}_factors_")[:n_other]
-            other_covariances = getattr(self, f"{other_side}_covariances_")[:n_other]
+            # Only the other side's rated rows enter.
+            used, columns = np.unique(others, return_inverse=True)
+            indicator = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(codes), len(used)))
+            weighted = sp.csr_matrix((targets, (rows, columns)), shape=(len(codes), len(used)))
+            other_means = getattr(self, f"{other_side}_factors_")[used]
+            other_covariances = getattr(self, f"{other_side}_covariances_")[used]
             gram = row_grams(indicator, second_moments(other_means, other_covariances))
             prior_precision = np.linalg.inv(getattr(self, f"{side}_prior_covariance_"))
             lower, whitened = gaussian_conditionals(gram, weighted @ other_means, getattr(self, f"{side}_prior_mean_"),
