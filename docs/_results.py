@@ -124,7 +124,9 @@ def fold_in():
             mine = [run for run in runs if run["dataset"] == dataset and run["model"] == model]
             if not mine:
                 continue
-            for protocol in ("fold-in", "refit", "fallback"):
+            for protocol in ("fold-in", "fold-in (elbo)", "refit", "fallback"):
+                if protocol not in mine[0]:
+                    continue
                 cells = []
                 for score in ("rmse", "ndcg20"):
                     values = [run[protocol][score] for run in mine]

@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import check_layer_sizes, shared_parameter_docs
-from ._data import damped_biases, grown, weighted_root_mean_square
+from ._data import RatingTable, damped_biases, grown, weighted_root_mean_square
 from ._torch_estimator import TORCH_PARAMETER_DOCS, TorchEstimator
 
 #: A side (users or items) is sparse when its median number of ratings per row is below this.
@@ -534,37 +536,101 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         return self
 
     # ----------------------------------------------------------------- fold-in
-    def _fold_in_rows(self, ratings, users, items):
-        """Encode the posteriors of ``users`` and ``items`` from their ratings (:meth:`fold_in`).
+    def fold_in(self, X, y, *, method="encoder"):
+        """Add users and items, or more ratings of known ones, from their ratings, without training.
 
-        Each side's encoder reads the row's ratings of the other side's ids of ``fit``, with
-        their cross-fed embeddings; a rating between two ids added by ``fold_in`` (a new user's
-        rating of a new item) has no input in either encoder and is left out of them (it still
-        counts in the fallbacks). New ids get baseline biases (``decoder_='baseline'``) from
-        the same ratings; the ids of ``fit`` keep theirs. Only the fitted state is read, so users
-        can be folded in in any order or grouping with the same result.
+        The new users and items of ``X`` get posteriors from their ratings, and so do the known
+        ones that ``X`` gives ratings of ids seen in ``fit``: from the ratings given to ``fit``
+        (and earlier calls) together with those in ``X``; a pair rated again takes the rating
+        in ``X``. Each row reads its ratings of the other side's ids of ``fit``: a rating between
+        two ids added by ``fold_in`` only counts in the fallbacks. Nothing else changes: the
+        networks, the other rows (a known item that only new users rated keeps its posterior),
+        and the baseline biases of the ids of ``fit`` (new ids get damped means). New ids are
+        appended to ``user_ids_`` and ``item_ids_`` and served like the others; the result does
+        not depend on how users are grouped into calls. Atomic like ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_ratings, 2)
+            User ids in the first column, item ids in the second; each pair at most once.
+        y : array-like of shape (n_ratings,)
+            The ratings, within ``rating_range_`` (the range seen in ``fit``).
+        method : {'encoder', 'elbo'}, default='encoder'
+            'encoder': one pass of the trained encoders over the row's ratings and the
+            cross-fed embeddings of the other side (the amortised posterior; a row of ``fit``
+            folded in with the ratings the final encoders read gets its fitted posterior back).
+            'elbo': the Gaussian posterior that maximises the training objective (Eq. 7) given
+            the other side's fitted posteriors, in closed form (the posterior without the
+            amortisation gap of the encoders; see the results page for how they compare).
+
+        Returns
+        -------
+        self : object
+            The estimator, with the users and items of ``X`` folded in.
         """
-        from ._torch._crossvae_fit import fold_in
-        from ._torch._device import as_tensor
+        check_is_fitted(self)
+        if method not in ("encoder", "elbo"):
+            raise ValueError(f"method must be 'encoder' or 'elbo'; got {method!r}.")
+        with self._atomic():
+            ratings, users, items = self._add_ratings(X, y, "fold_in")
+            self._fold_in_baseline_biases(ratings, users, items)
+            fold = self._encoded_posteriors if method == "encoder" else self._elbo_posteriors
+            for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
+                means, variances = fold(side, codes, rows, others, values)
+                self._set_posteriors(side, means, variances, rows=codes,
+                                     size=self.n_users_ if side == "user" else self.n_items_)
+        return self
 
-        input_scale = max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
-        device = self._module_device
-        feedback = {side: as_tensor(e, device).float() for side, e in zip(("user", "item"), self.feedback_embeddings_)}
+    def _fold_in_baseline_biases(self, ratings, users, items):
+        """Grow the baseline biases to the vocabularies; new ids get the damped mean of their
+        residuals against the other side's biases of ``fit`` (``decoder_='baseline'``)."""
         offsets = {"user": grown(self.baseline_user_biases_, self.n_users_),
                    "item": grown(self.baseline_item_biases_, self.n_items_)}
-        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
-            other_side = "item" if side == "user" else "user"
-            size = len(offsets[side])
-            means, variances = fold_in(getattr(self.module_, f"{side}_encoder"), rows, others, values / input_scale,
-                                       len(codes), feedback[other_side], self.batch_sizes_[side == "item"])
-            self._set_posteriors(side, means, variances, rows=codes, size=size)
-            if self.decoder_ == "baseline":
-                residual = values - self.decoder_offset_ - offsets[other_side][others]
+        if self.decoder_ == "baseline":
+            for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
+                residual = values - self.decoder_offset_ - offsets["item" if side == "user" else "user"][others]
                 damped = np.bincount(rows, residual, len(codes)) / (np.bincount(rows, minlength=len(codes))
                                                                     + BASELINE_DAMPING)
                 new = codes >= self.fit_sizes_[side == "item"]
                 offsets[side][codes[new]] = damped[new]
         self.baseline_user_biases_, self.baseline_item_biases_ = offsets["user"], offsets["item"]
+
+    def _encoded_posteriors(self, side, codes, rows, others, values):
+        """The rows' posteriors (latent vectors, bias last) from one pass of the side's encoder."""
+        from ._torch._crossvae_fit import fold_in
+        from ._torch._device import as_tensor
+
+        input_scale = max(abs(self.rating_range_[0]), abs(self.rating_range_[1])) or 1.0
+        device = self._module_device
+        cross_fed = as_tensor(self.feedback_embeddings_[side == "user"], device).float()
+        return fold_in(getattr(self.module_, f"{side}_encoder"), rows, others, values / input_scale,
+                       len(codes), cross_fed, self.batch_sizes_[side == "item"])
+
+    def _elbo_posteriors(self, side, codes, rows, others, values):
+        """The rows' Gaussian posteriors that minimise ``0.5 E[squared errors] + beta KL`` (the
+        training objective of one row) given the other side's posteriors: with ``z`` the other
+        row's latent vector (and 1 for the bias), ``mean = (sum E[z z^T] + beta I)^-1 sum E[z] r``
+        and ``var_k = beta / (beta + sum E[z_k^2])``, ``r`` the standardised rating minus the
+        other row's bias."""
+        other = "item" if side == "user" else "user"
+        beta = float(_pair(self.beta)[side == "item"])
+        users, items = (codes[rows], others) if side == "user" else (others, codes[rows])
+        targets = self._decoder.standardise(RatingTable(users, items, values, self.n_users_, self.n_items_))
+        used, columns = np.unique(others, return_inverse=True)
+        means = getattr(self, f"{other}_embeddings_")[used]
+        variances = getattr(self, f"{other}_variances_")[used]
+        residual = targets - getattr(self, f"{other}_biases_")[others]
+        if self.decoder_ != "dot":  # the latent vectors carry the bias: its design entry is 1
+            means = np.hstack([means, np.ones((len(used), 1))])
+            variances = np.hstack([variances, np.zeros((len(used), 1))])
+        d = means.shape[1]
+        second = means[:, :, None] * means[:, None, :] + variances[:, :, None] * np.eye(d)
+        indicator = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(codes), len(used)))
+        grams = (indicator @ second.reshape(len(used), d * d)).reshape(len(codes), d, d)
+        sums = sp.csr_matrix((residual, (rows, columns)), shape=indicator.shape) @ means
+        posterior_means = np.linalg.solve(grams + beta * np.eye(d), sums[:, :, None])[:, :, 0]
+        posterior_variances = beta / (beta + np.diagonal(grams, axis1=1, axis2=2))
+        return posterior_means, posterior_variances
 
     # -------------------------------------------------------------- prediction
     @property

@@ -580,3 +580,31 @@ def test_final_iterations_stop_where_the_loss_blows_up(low_rank_toy, monkeypatch
     assert model.final_iter_ == 1
     np.testing.assert_allclose(model.predict(X), reference.predict(X), atol=1e-6)
     assert np.all(np.abs(model.module_.user_encoder.mean_head.fusion.layers[0].weight.detach().numpy()) < 10)
+
+
+def test_elbo_fold_in_minimises_the_training_objective_of_a_new_row(held_out_users):
+    fitted, X_new, y_new = held_out_users
+    model = pickle.loads(pickle.dumps(fitted)).fold_in(X_new, y_new, method="elbo")
+    encoded = pickle.loads(pickle.dumps(fitted)).fold_in(X_new, y_new)
+    rmse = lambda m: np.sqrt(np.mean((m.predict(X_new) - y_new) ** 2))  # noqa: E731
+    assert rmse(model) < rmse(encoded)
+    # 0.5 E[squared errors] + beta KL of user 35's posterior, the items' posteriors fixed.
+    rows = X_new[:, 0] == 35
+    code, items = list(model.user_ids_).index(35), X_new[rows, 1]
+    targets = (y_new[rows] - model.decoder_offset_) / model.decoder_scale_ - model.item_biases_[items]
+    item_means = np.hstack([model.item_embeddings_[items], np.ones((rows.sum(), 1))])
+    item_variances = np.hstack([model.item_variances_[items], np.zeros((rows.sum(), 1))])
+
+    def objective(mean, variance):
+        squared = (targets - item_means @ mean) ** 2 + (item_means**2 * variance + item_variances * mean**2
+                                                        + item_variances * variance).sum(axis=1)
+        kl = 0.5 * np.sum(variance + mean**2 - 1 - np.log(variance))
+        return 0.5 * squared.sum() + model.beta * kl
+
+    mean = np.append(model.user_embeddings_[code], model.user_biases_[code])
+    variance = np.append(model.user_variances_[code], model.user_bias_variances_[code])
+    best = objective(mean, variance)
+    for step in np.random.RandomState(0).randn(20, 2, len(mean)) * 1e-3:
+        assert objective(mean + step[0], variance * np.exp(step[1])) > best
+    with pytest.raises(ValueError, match="method must be"):
+        model.fold_in(X_new, y_new, method="gradient")
