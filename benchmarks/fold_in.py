@@ -156,7 +156,7 @@ def main():
             if not mine:
                 continue
             for protocol in PROTOCOLS:
-                if protocol not in mine[0]:
+                if not all(protocol in run for run in mine):
                     continue
                 print(f"{name:<10}{model:<30}{protocol:<14}{_mean_std([r[protocol]['rmse'] for r in mine]):>18}"
                       f"{_mean_std([r[protocol]['ndcg20'] for r in mine]):>18}")

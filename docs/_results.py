@@ -125,7 +125,7 @@ def fold_in():
             if not mine:
                 continue
             for protocol in ("fold-in", "fold-in (elbo)", "refit", "fallback"):
-                if protocol not in mine[0]:
+                if not all(protocol in run for run in mine):
                     continue
                 cells = []
                 for score in ("rmse", "ndcg20"):
