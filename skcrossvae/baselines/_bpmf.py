@@ -4,7 +4,6 @@ import time
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse as sp
 from scipy import stats
 from sklearn.utils._param_validation import Interval
 
@@ -271,14 +270,7 @@ class BayesianMFRegressor(ConjugateMFRegressor):
         conditional given that sample (the other side's factors of ``fit``, the prior and the
         noise precision drawn with them), over its ratings of the other side's ids of ``fit``:
         the mean rather than a draw, so that a fold-in is deterministic."""
-        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
-            other_side = "item" if side == "user" else "user"
-            size = self.n_users_ if side == "user" else self.n_items_
-            targets = (values - self.global_mean_) / self.rating_std_
-            # Only the other side's rated rows enter (each sample's second moments are per row).
-            used, columns = np.unique(others, return_inverse=True)
-            indicator = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(codes), len(used)))
-            weighted = sp.csr_matrix((targets, (rows, columns)), shape=(len(codes), len(used)))
+        for side, other_side, codes, size, used, indicator, weighted in self._fold_in_sides(ratings, users, items):
             other_samples = getattr(self, f"{other_side}_samples_")[used].astype(np.float64)
             samples = np.empty((len(codes), *other_samples.shape[1:]), dtype=np.float32)
             for s, (mean, precision, noise) in enumerate(zip(

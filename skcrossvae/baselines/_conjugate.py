@@ -10,6 +10,7 @@ batched Cholesky factorisations; no Python loop visits users or ratings.
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
 
 from .._base import BaseRatingEstimator
@@ -71,6 +72,19 @@ class ConjugateMFRegressor(BaseRatingEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "noise_precision": [Interval(Real, 0, None, closed="neither"), None],
     }
+
+    def _fold_in_sides(self, ratings, users, items):
+        """Per side, what a conjugate fold-in reads: ``(side, other side, codes, size, used,
+        indicator, weighted)``, ``used`` the other side's rated rows of ``fit`` and the two CSR
+        matrices of :func:`side_matrices` over them (rows: ``codes``; targets standardised)."""
+        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
+            targets = (values - self.global_mean_) / self.rating_std_
+            used, columns = np.unique(others, return_inverse=True)
+            shape = (len(codes), len(used))
+            indicator = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=shape)
+            weighted = sp.csr_matrix((targets, (rows, columns)), shape=shape)
+            other_side, size = ("item", self.n_users_) if side == "user" else ("user", self.n_items_)
+            yield side, other_side, codes, size, used, indicator, weighted
 
     def predict(self, X, return_std=False):
         """Predict ratings, optionally with the posterior predictive standard deviation.

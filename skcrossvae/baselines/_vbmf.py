@@ -1,7 +1,6 @@
 """VariationalBayesMFRegressor: Bayesian matrix factorisation by closed-form variational inference."""
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._base import shared_parameter_docs
 from .._data import grown
@@ -252,14 +251,7 @@ class VariationalBayesMFRegressor(ConjugateMFRegressor):
         over its ratings of the other side's ids of ``fit`` (so the order of calls does not
         matter). A user of ``fit`` folded in again gets the next coordinate-ascent step."""
         noise_precision = self.rating_std_**2 / self.noise_variance_
-        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
-            other_side = "item" if side == "user" else "user"
-            size = self.n_users_ if side == "user" else self.n_items_
-            targets = (values - self.global_mean_) / self.rating_std_
-            # Only the other side's rated rows enter.
-            used, columns = np.unique(others, return_inverse=True)
-            indicator = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(codes), len(used)))
-            weighted = sp.csr_matrix((targets, (rows, columns)), shape=(len(codes), len(used)))
+        for side, other_side, codes, size, used, indicator, weighted in self._fold_in_sides(ratings, users, items):
             other_means = getattr(self, f"{other_side}_factors_")[used]
             other_covariances = getattr(self, f"{other_side}_covariances_")[used]
             gram = row_grams(indicator, second_moments(other_means, other_covariances))
