@@ -23,7 +23,8 @@ the full fit extrapolated to ``TYPICAL_ITERATIONS``)::
     python benchmarks/speed.py --only ml20m --device cuda --ml20m-iterations 5 --time-limit 480 \
         --output benchmarks/results/speed_gpu.json
 
-Prints the table and writes ``benchmarks/results/speed.json`` (or ``--output``).
+Prints the table and writes ``benchmarks/results/speed.json`` (or ``--output``), keeping the
+parts it does not run.
 """
 
 import argparse
@@ -93,7 +94,7 @@ def _fit_svdpp(data_home, seed):
 
 def _time_iterations(X, y, params, n_iter, queue_result=None):
     """Mean seconds of the training iterations after the first of a ``n_iter``-iteration fit."""
-    from skcrossvae import CrossFeedbackVAERegressor
+    from skcrossvae import CrossFeedbackVAERegressor, DivergenceError
     from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer
 
     times, original = [], CrossFeedbackTrainer.train_one_iteration
@@ -107,9 +108,13 @@ def _time_iterations(X, y, params, n_iter, queue_result=None):
     CrossFeedbackTrainer.train_one_iteration = timed
     model = CrossFeedbackVAERegressor(max_iter=n_iter, early_stopping=False, random_state=0, **params)
     started = time.perf_counter()
-    model.fit(X, y)
+    outcome = "fitted"
+    try:
+        model.fit(X, y)
+    except DivergenceError as exc:  # a few timed iterations need not make a good model
+        outcome = f"the fit's check refused the model after {len(times)} iterations: {exc}"
     return dict(seconds_per_iteration=float(np.mean(times[1:] or times)), fit_seconds=time.perf_counter() - started,
-                iterations=len(times), peak_gib=_peak_gib(), batch_sizes=list(model.batch_sizes_))
+                iterations=len(times), peak_gib=_peak_gib(), outcome=outcome)
 
 
 def _bandwidth_gb_per_s():
@@ -228,8 +233,11 @@ def main():
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per part before it is stopped")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "speed.json"))
     args = parser.parse_args()
-    results = dict(machine=dict(platform=platform.platform(), processor=platform.processor(),
-                                cpus=multiprocessing.cpu_count(), torch_threads=1))
+    # The record keeps the parts this command does not run.
+    output = Path(args.output)
+    results = json.loads(output.read_text()) if output.exists() else {}
+    results["machine"] = dict(platform=platform.platform(), processor=platform.processor(),
+                              cpus=multiprocessing.cpu_count(), torch_threads=1)
     home = args.data_home
     if "u1" in args.only:
         runs = {"CrossFeedbackVAERegressor": [], "SVDpp": []}
@@ -267,8 +275,8 @@ def main():
             except RuntimeError as exc:
                 results[part] = dict(error=str(exc))
             print(f"{part}: {json.dumps(results[part])}", flush=True)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

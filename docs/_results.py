@@ -102,6 +102,8 @@ def speed():
             against = f"peak memory {part['peak_gib']:.2f} GiB"
             if "full_fit_minutes" in part:
                 against += f"; a full fit of 150 iterations about {part['full_fit_minutes']:.0f} min"
+            if part.get("outcome", "fitted") != "fitted":
+                against += "; the model after these few iterations fails the fit's divergence check"
             rows.append([label, f"{part['seconds_per_iteration']:.1f} s", against])
         elif "error" in part:
             rows.append([label, "failed", part["error"]])
@@ -120,7 +122,8 @@ def fold_in():
     runs = json.loads(path.read_text())["runs"]
     rows = []
     for dataset in dict.fromkeys(run["dataset"] for run in runs):
-        for model in dict.fromkeys(run["model"] for run in runs):
+        models = sorted(dict.fromkeys(run["model"] for run in runs), key=lambda name: name != "CrossFeedbackVAERegressor")
+        for model in models:
             mine = [run for run in runs if run["dataset"] == dataset and run["model"] == model]
             if not mine:
                 continue
