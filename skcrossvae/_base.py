@@ -350,13 +350,14 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         self : object
             The estimator, with the users and items of ``X`` folded in.
         """
+        return self._fold_in(X, y)
+
+    def _fold_in(self, X, y, **options):
+        """``fold_in`` with the estimator's own ``options`` for :meth:`_fold_in_rows`."""
         check_is_fitted(self)
         with self._atomic():
-            self._fold_in(X, y)
+            self._fold_in_rows(*self._add_ratings(X, y, "fold_in"), **options)
         return self
-
-    def _fold_in(self, X, y):
-        self._fold_in_rows(*self._add_ratings(X, y, "fold_in"))
 
     def _add_ratings(self, X, y, method):
         """Validate the ratings of ``X`` and add them to the fitted state: new ids appended to
@@ -428,7 +429,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             read = (position[own] >= 0) & (other < n_other)
             yield side, codes, position[own[read]], other[read], ratings.values[read]
 
-    def _fold_in_rows(self, ratings, users, items):
+    def _fold_in_rows(self, ratings, users, items, **options):
         """Recompute the prediction state of the ``users`` and ``items`` codes from ``ratings``
         (every stored rating, as a table over the current vocabularies), growing the per-user
         and per-item arrays to ``n_users_`` and ``n_items_`` rows. Estimators that can fold in

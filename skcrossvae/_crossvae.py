@@ -8,7 +8,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import check_layer_sizes, shared_parameter_docs
@@ -481,9 +480,9 @@ class CrossFeedbackVAERegressor(TorchEstimator):
 
     _POSTERIOR_ATTRIBUTES = ("embeddings_", "variances_", "biases_", "bias_variances_")
 
-    def _set_posteriors(self, side, means, variances, rows=None, size=None):
+    def _set_posteriors(self, side, means, variances, rows=None):
         """Store one side's posteriors (latent vectors with the bias last, when there is one):
-        of every row, or of the codes ``rows`` in arrays grown to ``size`` rows."""
+        of every row, or of the codes ``rows`` in arrays grown to the side's vocabulary."""
         k = self.n_components
         has_bias = means.shape[1] > k
         values = (means[:, :k], variances[:, :k], means[:, k] if has_bias else np.zeros(len(means)),
@@ -491,7 +490,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         for suffix, value in zip(self._POSTERIOR_ATTRIBUTES, values):
             name = f"{side}_{suffix}"
             if rows is not None:
-                value = grown(getattr(self, name), size, rows, value)
+                value = grown(getattr(self, name), self.n_users_ if side == "user" else self.n_items_, rows, value)
             setattr(self, name, value)
 
     # ------------------------------------------------------- incremental training
@@ -568,18 +567,16 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         self : object
             The estimator, with the users and items of ``X`` folded in.
         """
-        check_is_fitted(self)
         if method not in ("encoder", "elbo"):
             raise ValueError(f"method must be 'encoder' or 'elbo'; got {method!r}.")
-        with self._atomic():
-            ratings, users, items = self._add_ratings(X, y, "fold_in")
-            self._fold_in_baseline_biases(ratings, users, items)
-            fold = self._encoded_posteriors if method == "encoder" else self._elbo_posteriors
-            for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
-                means, variances = fold(side, codes, rows, others, values)
-                self._set_posteriors(side, means, variances, rows=codes,
-                                     size=self.n_users_ if side == "user" else self.n_items_)
-        return self
+        return self._fold_in(X, y, method=method)
+
+    def _fold_in_rows(self, ratings, users, items, method="encoder"):
+        self._fold_in_baseline_biases(ratings, users, items)
+        fold = self._encoded_posteriors if method == "encoder" else self._elbo_posteriors
+        for side, codes, rows, others, values in self._fold_in_reads(ratings, users, items):
+            means, variances = fold(side, codes, rows, others, values)
+            self._set_posteriors(side, means, variances, rows=codes)
 
     def _fold_in_baseline_biases(self, ratings, users, items):
         """Grow the baseline biases to the vocabularies; new ids get the damped mean of their
