@@ -62,3 +62,39 @@ def test_experiment_fits_run_on_a_dask_cluster(dask_client):
     for k, configuration_runs in zip((2, 3), runs):
         assert [(run["seed"], run["k"]) for run in configuration_runs] == [(0, k), (1, k)]
         assert all(np.isfinite(run["rmse"]) for run in configuration_runs)
+
+
+@pytest.mark.slow
+def test_paper_search_in_a_pipeline_with_ranking_scorers_on_a_dask_cluster(dask_client):
+    """The paper's search as a user writes it: its model in a Pipeline, its grid, the ranking
+    scorers and a PredefinedSplit, with the candidates fitted on the cluster."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from skcrossvae.datasets import make_ratings
+    from skcrossvae.metrics import ranking_scorer
+    from skcrossvae.model_selection import paper_param_grid, predefined_split, train_val_test_split
+
+    pairs, ratings, _ = make_ratings(40, 30, n_ratings=500, discrete=True, random_state=0)
+    frame = pd.DataFrame(dict(user=pairs[:, 0], item=pairs[:, 1], timestamp=np.arange(len(pairs))))
+    X_train, X_val, _, y_train, y_val, _ = train_val_test_split(frame, ratings, random_state=0)
+    X, y, cv = predefined_split(X_train, y_train, X_val, y_val)
+    pipeline = Pipeline([
+        ("ids", ColumnTransformer([("ids", "passthrough", ["user", "item"])])),
+        ("model", CrossFeedbackVAERegressor(max_iter=5, learning_rate=1e-2, random_state=0)),
+    ])
+    grid = [dict(part, model__beta=part["model__beta"][:2])
+            for part in paper_param_grid("small", prefix="model__")]
+    scoring = {"rmse": "neg_root_mean_squared_error", "ndcg@20": ranking_scorer("ndcg", k=20),
+               "recall@50": ranking_scorer("recall", k=50)}
+    search = GridSearchCV(pipeline, grid, scoring=scoring, refit="rmse", cv=cv, n_jobs=2, error_score="raise")
+    with joblib.parallel_config(backend="dask"), warnings.catch_warnings(), \
+            distributed.get_task_stream(dask_client) as task_stream:
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    n_candidates = len(search.cv_results_["params"])
+    assert n_candidates == 4 and len(task_stream.data) >= n_candidates
+    assert search.best_estimator_.named_steps["model"].attention == "auto"  # the paper's model
+    for name in scoring:
+        assert np.isfinite(search.cv_results_[f"mean_test_{name}"]).all()

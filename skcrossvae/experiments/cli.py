@@ -8,6 +8,7 @@ from ._common import package_estimators
 from ._compare import DATASETS, DEFAULT_MODELS, run_compare
 from ._convergence import run_convergence
 from ._demo import run_demo
+from ._reproduce import BUDGETS, run_reproduce
 from ._results import run_results
 
 
@@ -76,6 +77,21 @@ def build_parser():
     compare.add_argument("--models", nargs="+", choices=models, default=list(DEFAULT_MODELS),
                          metavar="CLASS", help=f"estimator classes to compare, of {', '.join(models)} "
                          f"(default: {' '.join(DEFAULT_MODELS)})")
+    reproduce = commands.add_parser(
+        "reproduce", help="the paper's experiments (Tables 3-4, Figs. 2-4, verdicts) as a report")
+    reproduce.add_argument("--data-home", default=None,
+                           help="folder holding the data sets (default: $SKCROSSVAE_DATA)")
+    reproduce.add_argument("--budget", choices=list(BUDGETS), default="smoke",
+                           help="smoke: every step at toy size on synthetic data (minutes); standard: "
+                                "ML-100K, FilmTrust, CiaoDVD, Ciao with seeded grid samples (hours); "
+                                "full: the paper's grids on every data set present (default: smoke)")
+    reproduce.add_argument("--output", default=None, metavar="DIR",
+                           help="folder of the records and the report; a rerun resumes it "
+                                "(default: reproduce-BUDGET)")
+    reproduce.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                           help="candidates of a search fitted at the same time (joblib; -1: all CPUs)")
+    reproduce.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                           help="run the searches on this dask.distributed scheduler (joblib's Dask backend)")
     return parser
 
 
@@ -95,4 +111,7 @@ def main(argv=None):
         run_compare(args.data_home, args.seeds, args.datasets, args.models,
                     dict(CrossFeedbackVAERegressor=args.extra_params or {}), args.output,
                     n_jobs=args.n_jobs)
+    elif args.command == "reproduce":
+        run_reproduce(args.data_home, args.budget, args.output, n_jobs=args.n_jobs,
+                      scheduler=args.scheduler)
     return 0

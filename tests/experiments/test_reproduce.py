@@ -1,0 +1,127 @@
+"""Tests of ``python -m skcrossvae reproduce`` (skcrossvae.experiments._reproduce and _report)."""
+
+import contextlib
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from sklearn.model_selection import ParameterGrid
+
+from skcrossvae.baselines import BiasedMFRegressor
+from skcrossvae.datasets import DataNotFoundError
+from skcrossvae.experiments._reproduce import (
+    BUDGETS,
+    MODELS,
+    PaperSplit,
+    Records,
+    run_reproduce,
+    sample_grid,
+    search_and_test,
+)
+from skcrossvae.experiments.cli import main
+from skcrossvae.model_selection import paper_param_grid
+
+pytest.importorskip("matplotlib")
+
+SMOKE = BUDGETS["smoke"]
+
+
+@pytest.fixture(scope="module")
+def smoke_report(tmp_path_factory):
+    """The smoke budget run once into a fresh folder: (folder, printed output)."""
+    folder = tmp_path_factory.mktemp("reproduce")
+    out = io.StringIO()  # module-scoped fixtures cannot use capsys
+    with contextlib.redirect_stdout(out):
+        assert main(["reproduce", "--budget", "smoke", "--output", str(folder)]) == 0
+    return folder, out.getvalue()
+
+
+@pytest.mark.slow
+def test_smoke_budget_writes_every_table_figure_and_verdict(smoke_report):
+    folder, printed = smoke_report
+    assert "fits to run" in printed and "minutes" in printed  # the estimate comes before the fits
+    report = (folder / "report.md").read_text()
+    for heading in ("## Verdicts", "## Table 3", "## Fig. 2", "## Fig. 3", "## Table 4", "## Fig. 4",
+                    "## Cost", "Substitute data", "Protocol"):
+        assert heading in report
+    for figure in ("fig2_critical_difference.png", "fig3_sparsity.png", "fig4_convergence.png"):
+        assert (folder / figure).stat().st_size > 1000
+        assert f"]({figure})" in report
+    with open(folder / "table3.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(row["dataset"], row["model"], row["seed"]) for row in rows} == {
+        (name, model, str(seed)) for name in SMOKE.datasets for model in MODELS for seed in SMOKE.seeds}
+    finished = [row for row in rows if not row["error"]]
+    assert len(finished) >= 0.9 * len(rows)
+    assert all(np.isfinite(float(row["test_rmse"])) for row in finished)
+    results = json.loads((folder / "results.json").read_text())
+    assert len(results["verdicts"]) == 9
+    assert {v["verdict"] for v in results["verdicts"].values()} <= {
+        "holds", "does not hold here", "cannot be tested here"}
+    # every ablation row and every convergence variant was run, for every seed
+    records = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    assert sum(r["part"] == "ablation" for r in records) == 2 * 8 * len(SMOKE.seeds)
+    assert sum(r["part"] == "convergence" for r in records) == 5 * len(SMOKE.seeds)
+    curves = [r["curve"] for r in records if r["part"] == "convergence" and "curve" in r]
+    assert curves and all(len(curve) == SMOKE.iterations for curve in curves)
+
+
+@pytest.mark.slow
+def test_rerun_resumes_without_refitting(smoke_report, capsys):
+    folder, _ = smoke_report
+    before = (folder / "records.jsonl").read_text()
+    run_reproduce(budget="smoke", output=folder)
+    assert "about 0 fits to run" in capsys.readouterr().out
+    assert (folder / "records.jsonl").read_text() == before
+
+
+@pytest.mark.slow
+def test_another_budget_in_the_same_folder_is_refused(smoke_report):
+    folder, _ = smoke_report
+    with pytest.raises(ValueError, match="'smoke' budget; resume with --budget smoke"):
+        run_reproduce(budget="standard", output=folder)
+
+
+def test_an_interrupted_last_record_is_redone(tmp_path, capsys):
+    records = Records(tmp_path, SMOKE)
+    records.add("table3/a/m/0", part="table3")
+    with open(records.path, "a") as handle:
+        handle.write('{"key": "table3/a/m/1", "bud')  # the run was killed mid-write
+    reread = Records(tmp_path, SMOKE)
+    assert "table3/a/m/0" in reread and "table3/a/m/1" not in reread
+    assert "incomplete record skipped" in capsys.readouterr().err
+
+
+def test_missing_data_sets_are_named(tmp_path):
+    with pytest.raises(DataNotFoundError, match="ml-100k, filmtrust, ciaodvd, ciao"):
+        run_reproduce(data_home=tmp_path, budget="standard", output=tmp_path / "out")
+
+
+def test_unknown_budget_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="budget must be one of"):
+        run_reproduce(budget="huge", output=tmp_path)
+
+
+def test_sample_grid_is_a_seeded_uniform_subset():
+    grid = paper_param_grid("full")
+    points = [tuple(sorted(p.items())) for p in ParameterGrid(grid)]
+    sample = sample_grid(grid, 5, random_state=3)
+    chosen = [tuple(sorted(p.items())) for p in ParameterGrid(sample)]
+    assert len(chosen) == 5 and set(chosen) <= set(points)
+    assert sample == sample_grid(grid, 5, random_state=3)
+    assert sample != sample_grid(grid, 5, random_state=4)
+    assert sample_grid(grid, None, 0) == grid
+    small = ParameterGrid(sample_grid(grid, None, 0, max_components=10))
+    assert {p["n_components"] for p in small} == {10} and len(small) < len(points)
+
+
+def test_a_search_where_every_candidate_fails_is_recorded_not_raised():
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.randint(0, 10, 200), rng.randint(0, 10, 200)])
+    y = rng.randint(1, 6, 200).astype(float)
+    split = PaperSplit("toy", X[:140], X[140:170], X[170:], y[:140], y[140:170], y[170:])
+    record = search_and_test(BiasedMFRegressor(), [{"n_components": [0]}], split, 0, SMOKE, None)
+    assert record["n_failed"] == record["n_candidates"] == 1
+    assert "failed" in record["error"] and "test" not in record
