@@ -9,7 +9,7 @@ the whole curve over ``final_iter``. One torch thread per fit, ``--jobs`` fits a
 one line per setting (mean over the seeds) and appends every fit to ``--output``.
 
     python benchmarks/defaults_validation.py --data-home ../shared/datasets \\
-        '{}' '{"beta": 0.01}' '{"batch_size": 250, "learning_rate": 1e-3}'
+        '{}' '{"batch_size": 500, "learning_rate": 0.002}'
 """
 
 import argparse

@@ -144,10 +144,19 @@ def fold_in():
     return _table(["data set", "model", "new users by", "RMSE", "NDCG@20", "users per second"], rows)
 
 
+def reproduce_standard():
+    path = RESULTS / "reproduce_standard" / "results.json"
+    if not path.exists():
+        return _missing("reproduce_standard/results.json")
+    document = json.loads(path.read_text())
+    rows = [[claim, verdict["verdict"], verdict["evidence"]] for claim, verdict in document["verdicts"].items()]
+    return _table(["claim of the paper", "verdict", "evidence"], rows)
+
+
 def render_all(target):
     """Write every table of the results page into the folder ``target``."""
     target = Path(target)
     target.mkdir(exist_ok=True)
     for name, render in (("defaults_validation", defaults_validation), ("compare_defaults", compare_defaults),
-                         ("speed", speed), ("fold_in", fold_in)):
+                         ("speed", speed), ("fold_in", fold_in), ("reproduce_standard", reproduce_standard)):
         (target / f"{name}.rst").write_text(render())

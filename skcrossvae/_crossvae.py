@@ -25,7 +25,7 @@ AUTO_INPUT_DROPOUT = 0.5
 
 #: ``batch_size='auto'``: batches of this many rows, or larger ones where a side would need more
 #: than ``AUTO_MAX_BATCHES`` of them.
-AUTO_MIN_BATCH_SIZE = 500
+AUTO_MIN_BATCH_SIZE = 250
 AUTO_MAX_BATCHES = 10
 
 #: ``final_iter='auto'``: the final iterations as a share of the validated ones.
@@ -144,7 +144,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         of the validated iterations, where the held-out gain levels off. Ignored without early stopping.
     max_iter : int, default=200
         Maximum number of iterations (passes of Algorithm 1's outer loop) before the final ones.
-    learning_rate : float, default=2e-3
+    learning_rate : float, default=1e-3
         Adam's step size.
     {shared_parameter_docs(n_iter_no_change=20)}{TORCH_PARAMETER_DOCS}
     Attributes
@@ -223,7 +223,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         weight_averaging=0.99,
         final_iter="auto",
         max_iter=200,
-        learning_rate=2e-3,
+        learning_rate=1e-3,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=20,

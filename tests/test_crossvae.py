@@ -354,16 +354,16 @@ def test_no_final_iterations_without_early_stopping(toy, monkeypatch):
     assert sizes == [len(toy[1])] and model.n_iter_ == TOY["max_iter"]
 
 
-@pytest.mark.parametrize("n_users, expected", [(30, 500), (5000, 500), (5001, 501), (17615, 1762)])
+@pytest.mark.parametrize("n_users, expected", [(30, 250), (2500, 250), (2501, 251), (17615, 1762)])
 def test_auto_batch_sizes_bound_the_batches_per_side(n_users, expected):
     rng = np.random.RandomState(0)
     train = RatingTable(rng.randint(n_users, size=50), rng.randint(40, size=50), np.ones(50), n_users, 40)
     model = CrossFeedbackVAERegressor()
     model._resolve_choices(train, incremental=False)
     sizes = model.batch_sizes_
-    assert sizes == (expected, 500)
-    # Never more than ten batches of more than 500 rows.
-    assert sizes[0] == 500 or len(range(0, n_users, sizes[0])) <= 10
+    assert sizes == (expected, 250)
+    # Never more than ten batches of more than 250 rows.
+    assert sizes[0] == 250 or len(range(0, n_users, sizes[0])) <= 10
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -67,11 +67,14 @@ def _paper_model():
     return CrossFeedbackVAERegressor.paper()
 
 
+_PAPER_NAMES = {"ncf": "NCF", "cnn-cf": "CNN-CF", "u-rec": "U-Rec", "i-rec": "I-Rec", "dae-cf": "DAE-CF",
+                "vae-cf": "VAE-CF"}
+
 #: Table 3's models: name -> (unfitted estimator factory, its param_grid).
 MODELS = {
     OURS: (_paper_model, paper_param_grid("full")),
     "CrossVAE (package defaults)": (CrossFeedbackVAERegressor, [{}]),
-    **{name.upper(): (cls, baselines.paper_baseline_grid(name))
+    **{_PAPER_NAMES[name]: (cls, baselines.paper_baseline_grid(name))
        for name, cls in baselines.PAPER_BASELINES.items()},
     "BPMF": (baselines.BayesianMFRegressor, _BPMF_GRID),
     "BiasedMF": (baselines.BiasedMFRegressor, _BIASED_MF_GRID),
@@ -145,8 +148,8 @@ _PAPER_DENSITIES = (0.01, 0.02, 0.03, 0.05, 0.10)
 BUDGETS = {
     "smoke": Budget("smoke", ("synthetic-a", "synthetic-b", "synthetic-c"), (0, 1), 2, _TOY_PARAMS,
                     (0.3, 0.5), 1, 3, max_components=16),
-    "standard": Budget("standard", ("ml-100k", "filmtrust", "ciaodvd", "ciao"), (0, 1, 2), 4, {},
-                       _PAPER_DENSITIES, 2, 60),
+    "standard": Budget("standard", ("ml-100k", "filmtrust", "ciaodvd", "ciao"), (0, 1, 2), 3, {},
+                       _PAPER_DENSITIES, 1, 60),
     "full": Budget("full", ("ml-100k", "filmtrust", "ciaodvd", "ciao", "epinions", "ml-1m", "ml-10m",
                             "ml-20m", "amazon-pet", "amazon-kindle"), (0, 1, 2), None, {},
                    _PAPER_DENSITIES, 10, 100),
@@ -447,7 +450,7 @@ def _progress(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def run_reproduce(data_home=None, budget="smoke", output=None, n_jobs=None, scheduler=None):
+def run_reproduce(data_home=None, budget="smoke", output=None, n_jobs=None, scheduler=None, dry_run=False):
     """Run the paper's experiments under ``budget`` and write the report to ``output``.
 
     Parameters
@@ -465,11 +468,13 @@ def run_reproduce(data_home=None, budget="smoke", output=None, n_jobs=None, sche
     scheduler : str, default=None
         Address of a ``dask.distributed`` scheduler: the searches run there through joblib's
         Dask backend.
+    dry_run : bool, default=False
+        Print the number of fits still to run and the time estimate, and stop there.
 
     Returns
     -------
-    pathlib.Path
-        The report's path.
+    pathlib.Path or None
+        The report's path (None for a dry run).
     """
     from ._report import check_plotting, write_report
 
@@ -499,6 +504,8 @@ def run_reproduce(data_home=None, budget="smoke", output=None, n_jobs=None, sche
           f"{records.path}", flush=True)
     print(f"about {n_fits} fits to run, roughly {seconds / 60:.0f} minutes on one process "
           "(estimated from one timed fit per model on a sample)", flush=True)
+    if dry_run:
+        return None
     started = time.perf_counter()
     with _dask_backend(scheduler):
         _run_table3(budget, datasets, records, n_jobs)

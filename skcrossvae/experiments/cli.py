@@ -92,6 +92,8 @@ def build_parser():
                            help="candidates of a search fitted at the same time (joblib; -1: all CPUs)")
     reproduce.add_argument("--scheduler", default=None, metavar="ADDRESS",
                            help="run the searches on this dask.distributed scheduler (joblib's Dask backend)")
+    reproduce.add_argument("--dry-run", action="store_true",
+                           help="print the number of fits still to run and a time estimate, then stop")
     return parser
 
 
@@ -113,5 +115,5 @@ def main(argv=None):
                     n_jobs=args.n_jobs)
     elif args.command == "reproduce":
         run_reproduce(args.data_home, args.budget, args.output, n_jobs=args.n_jobs,
-                      scheduler=args.scheduler)
+                      scheduler=args.scheduler, dry_run=args.dry_run)
     return 0

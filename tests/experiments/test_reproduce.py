@@ -84,6 +84,12 @@ def test_another_budget_in_the_same_folder_is_refused(smoke_report):
         run_reproduce(budget="standard", output=folder)
 
 
+def test_dry_run_prints_the_estimate_and_fits_nothing(tmp_path, capsys):
+    assert main(["reproduce", "--budget", "smoke", "--output", str(tmp_path), "--dry-run"]) == 0
+    assert "fits to run" in capsys.readouterr().out
+    assert not (tmp_path / "records.jsonl").exists() and not (tmp_path / "report.md").exists()
+
+
 def test_an_interrupted_last_record_is_redone(tmp_path, capsys):
     records = Records(tmp_path, SMOKE)
     records.add("table3/a/m/0", part="table3")
