@@ -414,14 +414,15 @@ def test_without_baseline_the_decoder_offset_is_global(toy, decoder, offset, sca
 def test_large_tables_go_to_a_temporary_file_for_early_stopping(toy, monkeypatch, tmp_path):
     from skcrossvae._torch import _crossvae_fit
 
-    settings = dict(weight_averaging=0.0, max_iter=6, n_iter_no_change=2, final_iter=2)
+    settings = dict(weight_averaging=0.9, max_iter=6, n_iter_no_change=2, final_iter=2)
     in_memory = _fit(*toy, **settings)
-    monkeypatch.setattr(_crossvae_fit, "LARGE_TABLE", 10)  # every latent-input table is large
+    monkeypatch.setattr(_crossvae_fit, "SPILLED_COPY", 10)  # every weight and average is large
     monkeypatch.setattr(_crossvae_fit.tempfile, "tempdir", str(tmp_path))
     spilled = _fit(*toy, **settings)
     np.testing.assert_array_equal(spilled.predict(toy[0]), in_memory.predict(toy[0]))
     assert list(tmp_path.iterdir()) == []  # the copies are removed after the fit
-    # A large table keeps no average; the other weights still do.
+    # A table too large to average keeps none; the other weights still do.
+    monkeypatch.setattr(_crossvae_fit, "LARGE_TABLE", 10)
     averaged = _fit(*toy, weight_averaging=0.99)
     assert np.isfinite(averaged.predict(toy[0])).all()
 

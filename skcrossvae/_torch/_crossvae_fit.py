@@ -14,9 +14,12 @@ from ._layers import LatentConcatInput
 from ._optim import TableRMSprop, adam
 
 
-#: Latent-input tables with more weights than this (512 MiB in float32) keep no average and are
-#: copied to a temporary file, not to memory, for early stopping.
+#: Latent-input tables with more weights than this (512 MiB in float32) keep no average.
 LARGE_TABLE = 2**27
+
+#: Early stopping copies tensors with more entries than this (64 MiB in float32) to a temporary
+#: file, not to memory: written through the page cache, read back only if that state wins.
+SPILLED_COPY = 2**24
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,14 +311,15 @@ class CrossFeedbackTrainer:
 
     def get_state(self):
         """A copy of what prediction and further training start from (early stopping's best
-        state); the large tables are copied to a temporary file instead of memory."""
-        averages = None if self.averaged is None else [p.clone() for p in self._parameters_and_averages()[1]]
+        state); large tensors are copied to a temporary file instead of memory."""
+        averages = None if self.averaged is None else [
+            self._copy(f"average.{position}", average) for position, average in enumerate(self.averaged)]
         weights = {key: self._copy(key, value) for key, value in self.model.state_dict().items()}
         return weights, averages, self.feedback_users.clone(), self.feedback_items.clone()
 
     def _copy(self, key, value):
         value = value.detach()
-        if value.numel() <= LARGE_TABLE or value.device.type != "cpu":
+        if value.numel() <= SPILLED_COPY or value.device.type != "cpu":
             return value.clone()
         if self._snapshots is None:
             self._snapshots = tempfile.TemporaryDirectory(prefix="skcrossvae-")
@@ -323,15 +327,23 @@ class CrossFeedbackTrainer:
         value.numpy().tofile(path)  # written through the page cache, not held in memory
         return _Spilled(path, value.shape, value.dtype)
 
+    @staticmethod
+    @torch.no_grad()
+    def _restore(target, copy):
+        if isinstance(copy, _Spilled):
+            copy.read_into(target)
+        else:
+            target.copy_(copy)
+
     def set_state(self, state):
-        weights, self.averaged, self.feedback_users, self.feedback_items = state
+        weights, averages, self.feedback_users, self.feedback_items = state
         current = self.model.state_dict()
-        with torch.no_grad():
-            for key, value in weights.items():
-                if isinstance(value, _Spilled):
-                    value.read_into(current[key])
-                else:
-                    current[key].copy_(value)
+        for key, value in weights.items():
+            self._restore(current[key], value)
+        # Read back into the tensors in place: a state can be restored more than once, and the
+        # averages move in place from here on.
+        for average, copy in zip(self.averaged or (), averages or ()):
+            self._restore(average, copy)
 
     def finalise(self):
         """Leave the averaged weights (if kept) in the model for good: prediction uses them.

@@ -6,6 +6,12 @@ import torch
 from torch.optim.adam import adam as adam_update
 
 
+#: The row-wise update builds the changed rows this many entries at a time: the rows a batch rates
+#: can hold most of a large table (1.9 GB on Epinions), and one product over all of them would
+#: double it for the length of the step.
+UPDATE_CHUNK = 2**22
+
+
 def adam(parameters, learning_rate, device):
     """Adam with the fused kernel, several times faster per step on the CPU as well as on CUDA."""
     return torch.optim.Adam(parameters, lr=learning_rate, fused=device.type in ("cpu", "cuda"))
@@ -59,4 +65,9 @@ class TableRMSprop:
             if rows is None:
                 weight.baddbmm_(scaled.unsqueeze(2), output_gradient.unsqueeze(1))
             else:
-                weight.index_add_(0, rows, torch.bmm(scaled.unsqueeze(2), output_gradient.unsqueeze(1)))
+                # Each row appears once in ``rows``, so chunks update it exactly as one product would.
+                chunk = max(1, UPDATE_CHUNK // weight[0].numel())
+                for start in range(0, len(rows), chunk):
+                    part = slice(start, start + chunk)
+                    weight.index_add_(0, rows[part], torch.bmm(scaled[part].unsqueeze(2),
+                                                               output_gradient[part].unsqueeze(1)))

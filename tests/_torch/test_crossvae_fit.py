@@ -225,14 +225,40 @@ def test_tables_too_large_to_copy_keep_no_average(monkeypatch):
     parameters, averages = trainer._parameters_and_averages()
     tables = {id(encoder.latent_input.weight) for encoder in (trainer.model.user_encoder, trainer.model.item_encoder)}
     assert not tables & {id(p) for p in parameters} and len(parameters) == len(averages)
+
+
+def test_large_tensors_of_a_state_go_to_a_file_and_come_back_exactly(monkeypatch):
+    from skcrossvae._torch import _crossvae_fit
+
+    monkeypatch.setattr(_crossvae_fit, "SPILLED_COPY", 10)
+    trainer = _trainer(_table(), weight_averaging=0.9)
     trainer.train_one_iteration()
     state = trainer.get_state()
-    assert any(isinstance(value, _crossvae_fit._Spilled) for value in state[0].values())
+    weights, averages = state[0], state[1]
+    assert any(isinstance(value, _crossvae_fit._Spilled) for value in weights.values())
+    assert any(isinstance(value, _crossvae_fit._Spilled) for value in averages)
     before = {key: value.clone() for key, value in trainer.model.state_dict().items()}
-    trainer.train_one_iteration()
-    trainer.set_state(state)
-    for key, value in trainer.model.state_dict().items():
-        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+    averages_before = [average.clone() for average in trainer.averaged]
+    for _ in range(2):  # a state can be restored more than once
+        trainer.train_one_iteration()
+        trainer.set_state(state)
+        for key, value in trainer.model.state_dict().items():
+            torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+        for average, expected in zip(trainer.averaged, averages_before):
+            torch.testing.assert_close(average, expected, rtol=0, atol=0)
+
+
+def test_row_wise_table_steps_in_chunks_equal_one_product(monkeypatch):
+    from skcrossvae._torch import _optim
+
+    results = []
+    for chunk in (_optim.UPDATE_CHUNK, 1):
+        monkeypatch.setattr(_optim, "UPDATE_CHUNK", chunk)  # 1 entry: one row per chunk
+        trainer = _trainer(_table(40, 200, density=0.02), weight_averaging=0.0)  # batches rate few rows
+        trainer.train_one_iteration()
+        results.append([table.weight.detach().clone() for table in trainer.tables])
+    for chunked, whole in zip(*results):
+        torch.testing.assert_close(chunked, whole, rtol=0, atol=0)
 
 
 def test_averaged_posteriors_are_the_mean_of_each_iteration_s_encoding():
