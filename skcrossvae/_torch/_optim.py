@@ -65,9 +65,12 @@ class TableRMSprop:
             if rows is None:
                 weight.baddbmm_(scaled.unsqueeze(2), output_gradient.unsqueeze(1))
             else:
-                # Each row appears once in ``rows``, so chunks update it exactly as one product would.
-                chunk = max(1, UPDATE_CHUNK // weight[0].numel())
+                # Each row appears once in ``rows``, so chunks update it exactly as one product
+                # would. The outer products by broadcasting, added to the rows seen as flat
+                # vectors: the same values as a batched product, in less time.
+                flat = weight.view(len(weight), -1)
+                chunk = max(1, UPDATE_CHUNK // flat.shape[1])
                 for start in range(0, len(rows), chunk):
                     part = slice(start, start + chunk)
-                    weight.index_add_(0, rows[part], torch.bmm(scaled[part].unsqueeze(2),
-                                                               output_gradient[part].unsqueeze(1)))
+                    outer = scaled[part, :, None] * output_gradient[part, None, :]
+                    flat.index_add_(0, rows[part], outer.view(len(outer), -1))

@@ -33,6 +33,15 @@ def _figure(width, height):
     return Figure(figsize=(width, height))
 
 
+def _save(figure, path):
+    """Grid and legend on every axes, then the figure to ``path``."""
+    for axes in figure.axes:
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
 def _summary(records, metric):
     """mean ± std of a test metric over the records' seeds; None when none finished."""
     values = [record["test"][metric] for record in records if "test" in record]
@@ -132,10 +141,7 @@ def _draw_sparsity(records, datasets, path):
                 x, mean, std = map(np.array, zip(*points))
                 axes.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=model)
         axes.set(title=name, xlabel="training ratings (%)", ylabel="test RMSE")
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    _save(figure, path)
     return curves
 
 
@@ -157,10 +163,7 @@ def _draw_convergence(records, path):
         axes.fill_between(iterations, mean - std, mean + std, alpha=0.2)
     axes.set(xlabel="iteration", ylabel="test RMSE",
              title=f"Fig. 4: test RMSE per iteration ({next(iter(curves.values()))['dataset']})")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    _save(figure, path)
     return curves
 
 
