@@ -16,6 +16,7 @@ import sys
 import time
 import warnings
 from contextlib import ExitStack, nullcontext
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,7 +149,7 @@ _PAPER_DENSITIES = (0.01, 0.02, 0.03, 0.05, 0.10)
 BUDGETS = {
     "smoke": Budget("smoke", ("synthetic-a", "synthetic-b", "synthetic-c"), (0, 1), 2, _TOY_PARAMS,
                     (0.3, 0.5), 1, 3, max_components=16),
-    "standard": Budget("standard", ("ml-100k", "filmtrust", "ciaodvd", "ciao"), (0, 1, 2), 3, {},
+    "standard": Budget("standard", ("ml-100k", "filmtrust", "ciaodvd", "ciao"), (0, 1, 2), 2, {},
                        _PAPER_DENSITIES, 1, 60),
     "full": Budget("full", ("ml-100k", "filmtrust", "ciaodvd", "ciao", "epinions", "ml-1m", "ml-10m",
                             "ml-20m", "amazon-pet", "amazon-kindle"), (0, 1, 2), None, {},
@@ -364,6 +365,12 @@ class Records:
                             f"resume with --budget {record.get('budget')} or choose another --output "
                             f"for the {budget.name!r} budget."
                         )
+                    if record.get("budget_definition") != _definition(budget):
+                        raise ValueError(
+                            f"{self.path} holds records of another definition of the {budget.name!r} "
+                            f"budget ({record.get('budget_definition')}; this version of the package "
+                            f"defines {_definition(budget)}); choose another --output."
+                        )
                     self.items[record["key"]] = record
         self.budget = budget
 
@@ -371,7 +378,8 @@ class Records:
         return key in self.items
 
     def add(self, key, **record):
-        record = dict(key=key, budget=self.budget.name, measured=time.strftime("%Y-%m-%d %H:%M"), **record)
+        record = dict(key=key, budget=self.budget.name, budget_definition=_definition(self.budget),
+                      measured=time.strftime("%Y-%m-%d %H:%M"), **record)
         from ._common import _jsonable
 
         with open(self.path, "a") as handle:
@@ -381,6 +389,11 @@ class Records:
 
     def of_part(self, part):
         return [record for record in self.items.values() if record["part"] == part]
+
+
+def _definition(budget):
+    """What a budget runs, as recorded with each unit: records of another definition cannot mix."""
+    return json.dumps(dataclasses.asdict(budget), sort_keys=True, default=str)
 
 
 def _key(*parts):
@@ -413,8 +426,9 @@ def _pending_fits(budget, datasets, records):
     return pending
 
 
-def _calibrate(budget, models, X, y, seed=0, n_ratings=3000):
-    """Seconds per training rating of one fit of each model's first candidate on a sample."""
+def _calibrate(budget, models, X, y, seed=0, n_ratings=20_000):
+    """Seconds per training rating of one fit of each model's first candidate on a sample (a
+    small sample overstates the per-rating cost: small data take more iterations)."""
     rng = np.random.RandomState(seed)
     sample = rng.choice(len(y), min(n_ratings, len(y)), replace=False)
     costs = {}

@@ -84,6 +84,14 @@ def test_another_budget_in_the_same_folder_is_refused(smoke_report):
         run_reproduce(budget="standard", output=folder)
 
 
+def test_records_of_another_budget_definition_are_refused(tmp_path):
+    import dataclasses
+
+    Records(tmp_path, SMOKE).add("table3/a/m/0", part="table3")
+    with pytest.raises(ValueError, match="another definition of the 'smoke' budget"):
+        Records(tmp_path, dataclasses.replace(SMOKE, candidates=3))
+
+
 def test_dry_run_prints_the_estimate_and_fits_nothing(tmp_path, capsys):
     assert main(["reproduce", "--budget", "smoke", "--output", str(tmp_path), "--dry-run"]) == 0
     assert "fits to run" in capsys.readouterr().out
