@@ -17,6 +17,7 @@ import time
 import warnings
 from contextlib import ExitStack, nullcontext
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, ParameterGrid
 
 from .. import baselines
-from .._crossvae import PAPER_PARAMS, CrossFeedbackVAERegressor
+from .._crossvae import PAPER_PARAMS, SPARSE_MEDIAN_RATINGS, CrossFeedbackVAERegressor
 from ..datasets import (
     DataNotFoundError,
     load_amazon,
@@ -70,6 +71,9 @@ def _paper_model():
 
 _PAPER_NAMES = {"ncf": "NCF", "cnn-cf": "CNN-CF", "u-rec": "U-Rec", "i-rec": "I-Rec", "dae-cf": "DAE-CF",
                 "vae-cf": "VAE-CF"}
+
+#: The paper's names of its six baselines, as Table 3 lists them.
+PAPER_BASELINE_NAMES = tuple(_PAPER_NAMES.values())
 
 #: Table 3's models: name -> (unfitted estimator factory, its param_grid).
 MODELS = {
@@ -263,9 +267,9 @@ def search_and_test(estimator, param_grid, split, seed, budget, n_jobs):
     try:
         with _quiet():
             search.fit(X, y)
-    except ValueError as exc:  # scikit-learn raises when every candidate failed
+    except Exception as exc:  # every candidate failed (scikit-learn raises), or a worker died
         return dict(record, search_seconds=time.perf_counter() - started, n_failed=record["n_candidates"],
-                    n_fits=record["n_candidates"], error=str(exc).strip().splitlines()[0])
+                    n_fits=record["n_candidates"], error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
     record["search_seconds"] = time.perf_counter() - started
     validation_rmse = -np.asarray(search.cv_results_["mean_test_rmse"], dtype=float)
     record["n_failed"] = int(np.isnan(validation_rmse).sum())
@@ -282,12 +286,10 @@ def search_and_test(estimator, param_grid, split, seed, budget, n_jobs):
     try:
         with _quiet():
             final.fit(split.X_train, split.y_train)
+            scores = test_scores(final, split.X_test, split.y_test)
     except Exception as exc:  # a diverging configuration is a result, not a crash of the run
         return dict(record, n_fits=record["n_fits"] + 1, error=f"{type(exc).__name__}: {exc}")
-    record.update(fit_seconds=time.perf_counter() - started, n_fits=record["n_fits"] + 1)
-    with _quiet():
-        record["test"] = test_scores(final, split.X_test, split.y_test)
-    return record
+    return dict(record, fit_seconds=time.perf_counter() - started, n_fits=record["n_fits"] + 1, test=scores)
 
 
 def _plain(value):
@@ -348,6 +350,12 @@ class Records:
         self.path = self.folder / "records.jsonl"
         self.items = {}
         if self.path.exists():
+            text = self.path.read_text()
+            if text and not text.endswith("\n"):
+                # an interrupted write left a partial last line: cut it, so the next record starts
+                # a line of its own (the unit it belonged to reruns)
+                self.path.write_text(text[:text.rfind("\n") + 1])
+                print(f"{self.path}: incomplete last record skipped; that unit reruns", file=sys.stderr)
             with open(self.path) as handle:
                 for number, line in enumerate(handle, 1):
                     if not line.strip():
@@ -392,8 +400,12 @@ class Records:
 
 
 def _definition(budget):
-    """What a budget runs, as recorded with each unit: records of another definition cannot mix."""
-    return json.dumps(dataclasses.asdict(budget), sort_keys=True, default=str)
+    """What a budget runs (its fields and a digest of the models, grids, ablation rows and
+    variants), as recorded with each unit: records of another definition cannot mix."""
+    experiments = repr([(name, getattr(factory, "__name__", ""), grid) for name, (factory, grid) in MODELS.items()]
+                       + [ABLATION, ABLATION_BASES, VARIANTS])
+    return json.dumps(dict(dataclasses.asdict(budget), experiments=hashlib.sha256(experiments.encode()).hexdigest()[:16]),
+                      sort_keys=True, default=str)
 
 
 def _key(*parts):
@@ -415,9 +427,13 @@ def _pending_fits(budget, datasets, records):
                                                   budget.max_components)))
                 pending += [(OURS, n + 1, n_train) for base in ABLATION_BASES for label, _ in ABLATION
                             if _key("ablation", name, base, label, seed) not in records]
-            # Fig. 3 fits our model and 3 baselines; ours stands for them in the estimate
-            pending += [(OURS, 4, density * len(X)) for density in budget.densities
-                        if _key("sparsity", name, OURS, seed, density) not in records]
+            # Fig. 3 fits our model and the 3 baselines Table 3 selects (ours stands for their cost)
+            searched = any(key.startswith(f"table3/{name}/") for key in records.items)
+            for model in [OURS, *top_baselines(records, name)] if searched else [None] * 4:
+                selected = model is None or "best_params" in records.items.get(
+                    _key("table3", name, model, seed), {})
+                pending += [(OURS, 1, density * len(X)) for density in budget.densities
+                            if selected and _key("sparsity", name, model, seed, density) not in records]
     name, (X, _) = next(iter(datasets.items()))
     for seed in budget.seeds:
         # a convergence curve is ``iterations`` one-iteration fits: about iterations / 30 fits' time
@@ -556,9 +572,17 @@ def _run_ablation(budget, datasets, records, n_jobs):
                         continue
                     estimator = CrossFeedbackVAERegressor(**{**base_params, **overrides})
                     record = records.add(key, part="ablation", dataset=name, base=base, variant=label,
-                                         seed=seed, **search_and_test(estimator, grid, split, seed,
-                                                                      budget, n_jobs))
+                                         seed=seed, rule_scope=rule_scope(split.X_train),
+                                         **search_and_test(estimator, grid, split, seed, budget, n_jobs))
                     _report_unit(key, record)
+
+
+def rule_scope(X_train):
+    """The attention scope the paper's rule (``attention='auto'``) takes on ``X_train``: 'global'
+    when users and items are both sparse, 'local' when neither is, 'mixed' otherwise."""
+    sparse = {bool(np.median(np.unique(X_train[:, column], return_counts=True)[1]) < SPARSE_MEDIAN_RATINGS)
+              for column in (0, 1)}
+    return "mixed" if len(sparse) == 2 else ("global" if sparse.pop() else "local")
 
 
 def top_baselines(records, dataset, n=3):

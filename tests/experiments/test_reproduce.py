@@ -16,6 +16,7 @@ from skcrossvae.experiments._reproduce import (
     MODELS,
     PaperSplit,
     Records,
+    rule_scope,
     run_reproduce,
     sample_grid,
     search_and_test,
@@ -105,7 +106,16 @@ def test_an_interrupted_last_record_is_redone(tmp_path, capsys):
         handle.write('{"key": "table3/a/m/1", "bud')  # the run was killed mid-write
     reread = Records(tmp_path, SMOKE)
     assert "table3/a/m/0" in reread and "table3/a/m/1" not in reread
-    assert "incomplete record skipped" in capsys.readouterr().err
+    assert "incomplete last record skipped" in capsys.readouterr().err
+    reread.add("table3/a/m/1", part="table3")  # the rerun unit's record starts a line of its own
+    assert set(Records(tmp_path, SMOKE).items) == {"table3/a/m/0", "table3/a/m/1"}
+
+
+def test_rule_scope_follows_the_paper_s_sparsity_rule():
+    dense = np.array([(user, item) for user in range(20) for item in range(20)])
+    sparse = np.column_stack([np.arange(50), np.arange(50)])
+    assert rule_scope(dense) == "local" and rule_scope(sparse) == "global"
+    assert rule_scope(np.column_stack([np.zeros(30, int), np.arange(30)])) == "mixed"
 
 
 def test_missing_data_sets_are_named(tmp_path):
