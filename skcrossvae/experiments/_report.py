@@ -432,8 +432,8 @@ def write_report(records, budget, datasets, missing, seconds_this_run):
     lines += ["## Fig. 4: test RMSE per iteration, variants A-E of the paper's model", ""]
     if convergence:
         lines += ["![Fig. 4](fig4_convergence.png)", "",
-                  "Each variant trains one iteration per `fit(warm_start=True)` call on the training "
-                  "part (no early stopping) and is scored on the test part after each.", "",
+                  "Each variant is fitted once on the training part for a fixed number of iterations "
+                  "(no early stopping) and scored on the test part after every iteration.", "",
                   "| variant | description | iteration 1 | last | lowest |", "|---|---|---|---|---|"]
         for variant, curve in sorted(convergence.items()):
             lines.append(f"| {variant} | {curve['description']} | {curve['mean'][0]:.4f} | "

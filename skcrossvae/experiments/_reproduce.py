@@ -11,13 +11,13 @@ recorded there, so a long budget can be completed over several runs. The report
 (:mod:`._report`) is written from the records at the end of every run.
 """
 
+import dataclasses
+import hashlib
 import json
 import sys
 import time
 import warnings
 from contextlib import ExitStack, nullcontext
-import dataclasses
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, ParameterGrid
 
 from .. import baselines
-from .._crossvae import PAPER_PARAMS, SPARSE_MEDIAN_RATINGS, CrossFeedbackVAERegressor
+from .._crossvae import PAPER_PARAMS, CrossFeedbackVAERegressor, _sparse_sides
+from .._data import RatingTable
 from ..datasets import (
     DataNotFoundError,
     load_amazon,
@@ -39,10 +40,10 @@ from ..datasets import (
     load_movielens,
     make_ratings,
 )
-from ..exceptions import UnknownIdsWarning
+from ..exceptions import DivergenceError, UnknownIdsWarning
 from ..metrics import ndcg_at_k, ranking_scorer, recall_at_k, rmse
 from ..model_selection import paper_param_grid, predefined_split, sparsity_split, train_val_test_split
-from ._common import Split
+from ._common import _jsonable
 from ._convergence import VARIANTS
 
 #: The scores of every test evaluation; the search selects on the validation RMSE.
@@ -233,6 +234,19 @@ def test_scores(estimator, X_test, y_test):
     )
 
 
+def _fit_and_test(estimator, split):
+    """Fit on the training part and score the test part: ``test`` and ``fit_seconds``, or
+    ``error`` (a diverging configuration is a result, not a crash of the run)."""
+    started = time.perf_counter()
+    try:
+        with _quiet():
+            estimator.fit(split.X_train, split.y_train)
+            scores = test_scores(estimator, split.X_test, split.y_test)
+    except Exception as exc:
+        return dict(error=f"{type(exc).__name__}: {exc}", fit_seconds=time.perf_counter() - started)
+    return dict(test=scores, fit_seconds=time.perf_counter() - started)
+
+
 def _quiet():
     """Silence what a search expects: toy iteration budgets and ids unseen in a random split."""
     stack = ExitStack()
@@ -281,15 +295,8 @@ def search_and_test(estimator, param_grid, split, seed, budget, n_jobs):
     record["best_params"] = {name: _plain(value) for name, value in params.items()}
     record["validation"] = {metric: abs(float(search.cv_results_[f"mean_test_{metric}"][best]))
                             for metric in METRICS}
-    final = clone(estimator).set_params(**params)
-    started = time.perf_counter()
-    try:
-        with _quiet():
-            final.fit(split.X_train, split.y_train)
-            scores = test_scores(final, split.X_test, split.y_test)
-    except Exception as exc:  # a diverging configuration is a result, not a crash of the run
-        return dict(record, n_fits=record["n_fits"] + 1, error=f"{type(exc).__name__}: {exc}")
-    return dict(record, fit_seconds=time.perf_counter() - started, n_fits=record["n_fits"] + 1, test=scores)
+    return dict(record, n_fits=record["n_fits"] + 1,
+                **_fit_and_test(clone(estimator).set_params(**params), split))
 
 
 def _plain(value):
@@ -326,19 +333,39 @@ def _paper_split(name, X, y, seed, density=None):
     return PaperSplit(name, *parts)
 
 
-def convergence_curve(estimator, split, iterations):
-    """Test RMSE after each of ``iterations`` training iterations (Fig. 4).
+class _TestCurveRecorder(CrossFeedbackVAERegressor):
+    """The model, scoring a test part after every training iteration of one fit (Fig. 4).
 
-    The estimator trains one iteration per ``fit`` call with ``warm_start=True`` and no early
-    stopping, on the training part, and is scored on the test part after each.
+    It wraps the iteration the shared driver runs (:meth:`_run_iterations`'s ``iterate``), so
+    the curve comes from one uninterrupted fit: same optimiser state, same batches.
     """
-    estimator.set_params(warm_start=True, early_stopping=False, final_iter=0, max_iter=1)
-    curve = []
-    with _quiet():
-        for _ in range(iterations):
+
+    def _run_iterations(self, trainer, train, valid, max_iter, iterate=None):
+        step = iterate or trainer.train_one_iteration
+
+        def step_and_score():
+            loss = step()
+            self._store_prediction_state(trainer, train)
+            self.test_curve_.append(rmse(self._curve_y, self.predict(self._curve_X)))
+            return loss
+
+        return super()._run_iterations(trainer, train, valid, max_iter, step_and_score)
+
+
+def convergence_curve(params, split, iterations):
+    """Test RMSE after each of ``iterations`` training iterations of a model with ``params``,
+    trained on the training part without early stopping (Fig. 4)."""
+    estimator = _TestCurveRecorder(**{**params, "early_stopping": False, "final_iter": 0,
+                                      "max_iter": iterations})
+    estimator.test_curve_, estimator._curve_X, estimator._curve_y = [], split.X_test, split.y_test
+    try:
+        with _quiet():
             estimator.fit(split.X_train, split.y_train)
-            curve.append(rmse(split.y_test, estimator.predict(split.X_test)))
-    return curve
+    except DivergenceError:
+        # the check judges the final model; the curve up to there is the measurement
+        if len(estimator.test_curve_) < iterations:
+            raise
+    return estimator.test_curve_
 
 
 class Records:
@@ -349,47 +376,40 @@ class Records:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "records.jsonl"
         self.items = {}
-        if self.path.exists():
-            text = self.path.read_text()
-            if text and not text.endswith("\n"):
-                # an interrupted write left a partial last line: cut it, so the next record starts
-                # a line of its own (the unit it belonged to reruns)
-                self.path.write_text(text[:text.rfind("\n") + 1])
-                print(f"{self.path}: incomplete last record skipped; that unit reruns", file=sys.stderr)
-            with open(self.path) as handle:
-                for number, line in enumerate(handle, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError:
-                        # an interrupted write leaves at most a partial last line: redo that unit
-                        print(f"{self.path}:{number}: incomplete record skipped; that unit reruns",
-                              file=sys.stderr)
-                        continue
-                    if record.get("budget") != budget.name:
-                        raise ValueError(
-                            f"{self.path} holds records of the {record.get('budget')!r} budget; "
-                            f"resume with --budget {record.get('budget')} or choose another --output "
-                            f"for the {budget.name!r} budget."
-                        )
-                    if record.get("budget_definition") != _definition(budget):
-                        raise ValueError(
-                            f"{self.path} holds records of another definition of the {budget.name!r} "
-                            f"budget ({record.get('budget_definition')}; this version of the package "
-                            f"defines {_definition(budget)}); choose another --output."
-                        )
-                    self.items[record["key"]] = record
-        self.budget = budget
+        self.budget, self.definition = budget, _definition(budget)
+        if not self.path.exists():
+            return
+        text = self.path.read_text()
+        if text and not text.endswith("\n"):
+            # an interrupted write left a partial last line: cut it, so the next record starts a
+            # line of its own (the unit it belonged to reruns)
+            self.path.write_text(text[:text.rfind("\n") + 1])
+            print(f"{self.path}: incomplete last record skipped; that unit reruns", file=sys.stderr)
+        for number, line in enumerate(self.path.read_text().splitlines(), 1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise ValueError(f"{self.path}:{number} is not a record; choose another --output.") from None
+            if record.get("budget") != budget.name:
+                raise ValueError(
+                    f"{self.path} holds records of the {record.get('budget')!r} budget; "
+                    f"resume with --budget {record.get('budget')} or choose another --output "
+                    f"for the {budget.name!r} budget."
+                )
+            if record.get("budget_definition") != self.definition:
+                raise ValueError(
+                    f"{self.path} holds records of another definition of the {budget.name!r} "
+                    f"budget ({record.get('budget_definition')}; this version of the package "
+                    f"defines {self.definition}); choose another --output."
+                )
+            self.items[record["key"]] = record
 
     def __contains__(self, key):
         return key in self.items
 
     def add(self, key, **record):
-        record = dict(key=key, budget=self.budget.name, budget_definition=_definition(self.budget),
+        record = dict(key=key, budget=self.budget.name, budget_definition=self.definition,
                       measured=time.strftime("%Y-%m-%d %H:%M"), **record)
-        from ._common import _jsonable
-
         with open(self.path, "a") as handle:
             handle.write(json.dumps(_jsonable(record), allow_nan=False) + "\n")
         self.items[key] = record
@@ -580,8 +600,9 @@ def _run_ablation(budget, datasets, records, n_jobs):
 def rule_scope(X_train):
     """The attention scope the paper's rule (``attention='auto'``) takes on ``X_train``: 'global'
     when users and items are both sparse, 'local' when neither is, 'mixed' otherwise."""
-    sparse = {bool(np.median(np.unique(X_train[:, column], return_counts=True)[1]) < SPARSE_MEDIAN_RATINGS)
-              for column in (0, 1)}
+    (users, user_codes), (items, item_codes) = (np.unique(X_train[:, column], return_inverse=True)
+                                                for column in (0, 1))
+    sparse = set(_sparse_sides(RatingTable(user_codes, item_codes, np.ones(len(X_train)), len(users), len(items))))
     return "mixed" if len(sparse) == 2 else ("global" if sparse.pop() else "local")
 
 
@@ -609,16 +630,8 @@ def _run_sparsity(budget, datasets, records):
                     factory = MODELS[model][0]
                     estimator = _set_fixed(factory().set_params(
                         random_state=seed, **_params_from_json(selected["best_params"])), budget)
-                    started = time.perf_counter()
-                    try:
-                        with _quiet():
-                            estimator.fit(split.X_train, split.y_train)
-                            outcome = dict(test=test_scores(estimator, split.X_test, split.y_test))
-                    except Exception as exc:
-                        outcome = dict(error=f"{type(exc).__name__}: {exc}")
                     record = records.add(key, part="sparsity", dataset=name, model=model, seed=seed,
-                                         density=density, fit_seconds=time.perf_counter() - started,
-                                         n_fits=1, **outcome)
+                                         density=density, n_fits=1, **_fit_and_test(estimator, split))
                     _report_unit(key, record)
 
 
@@ -630,11 +643,11 @@ def _run_convergence(budget, datasets, records):
             key = _key("convergence", name, variant, seed)
             if key in records:
                 continue
-            estimator = _set_fixed(CrossFeedbackVAERegressor(
-                **{**PAPER_PARAMS, **overrides}, random_state=seed), budget)
+            params = {**PAPER_PARAMS, **overrides, **budget.fixed_params.get(CrossFeedbackVAERegressor.__name__, {}),
+                      "random_state": seed}
             started = time.perf_counter()
             try:
-                outcome = dict(curve=convergence_curve(estimator, split, budget.iterations))
+                outcome = dict(curve=convergence_curve(params, split, budget.iterations))
             except Exception as exc:
                 outcome = dict(error=f"{type(exc).__name__}: {exc}")
             record = records.add(key, part="convergence", dataset=name, variant=variant,
