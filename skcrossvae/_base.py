@@ -701,7 +701,8 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """Set the fitted attributes read by :func:`skcrossvae.load`, rebuilding the networks.
 
         The networks are built by :meth:`_module_factory` from the (validated) parameters and
-        the fitted sizes, then filled with the saved weights, whose names and shapes must match.
+        the fitted sizes, then filled with the saved weights, whose names and shapes must match
+        (checked on the meta device before any weight is allocated).
         """
         modules = {key: value for key, value in fitted.items() if isinstance(value, _persistence.SavedModule)}
         vars(self).update({key: value for key, value in fitted.items() if key not in modules})
@@ -712,8 +713,12 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         if set(modules) != set(factories):
             raise ValueError(f"the file holds networks {sorted(modules)}, the class expects {sorted(factories)}")
         if modules:
-            from ._torch._device import load_weights
+            from ._torch._device import check_weight_shapes, load_weights
 
+            # The shapes are checked on networks built on the meta device first: parameters of a
+            # crafted file (n_components=10**9) then cannot make load allocate their weights.
+            for key, saved in modules.items():
+                check_weight_shapes(factories[key](device="meta"), saved.state)
             for key, saved in modules.items():
                 setattr(self, key, load_weights(factories[key](), saved.state))
 
@@ -730,7 +735,8 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"ratings_ has shape {self.ratings_.shape}")
 
     def _module_factory(self):
-        """Rebuild the torch module(s) of a fitted estimator from its fitted sizes (for load)."""
+        """Rebuild the torch module(s) of a fitted estimator from its fitted sizes (for load):
+        name -> callable ``(device='cpu') -> module``."""
         return {}
 
     def __sklearn_tags__(self):

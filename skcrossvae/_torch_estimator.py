@@ -97,7 +97,8 @@ class TorchEstimator(BaseRatingEstimator):
     def _module_factory(self):
         import torch
 
-        return {"module_": lambda: self._make_module(torch.Generator(), torch.device("cpu"))}
+        # device="meta" builds the network's shapes without allocating its weights.
+        return {"module_": lambda device="cpu": self._make_module(torch.Generator(), torch.device(device))}
 
     @property
     def _module_device(self):

@@ -148,6 +148,25 @@ def test_network_weights_of_the_wrong_shape_are_refused(saved, tmp_path):
         skcrossvae.load(path)
 
 
+@pytest.mark.parametrize("name, value", [("n_components", 10**9), ("encoder_layer_sizes", [10**9])])
+def test_parameters_of_huge_networks_are_refused_before_their_weights_are_allocated(
+        saved, tmp_path, monkeypatch, name, value):
+    # A crafted file of a few kilobytes must not make load allocate gigabytes (or be killed).
+    document, arrays = _document_of(saved[1])
+    document["params"][name] = value
+    path = _write_document(tmp_path / "huge.skcv", document, arrays)
+    real_empty = torch.empty
+
+    def bounded_empty(*args, **kwargs):
+        tensor = real_empty(*args, **kwargs)
+        assert tensor.is_meta or tensor.numel() < 10**7, "load allocated a huge tensor"
+        return tensor
+
+    monkeypatch.setattr(torch, "empty", bounded_empty)
+    with pytest.raises(ValueError, match=rf"{path}.*weights do not fit the network"):
+        skcrossvae.load(path)
+
+
 def test_every_damaged_byte_is_detected(saved, tmp_path):
     model, path = saved
     data = path.read_bytes()

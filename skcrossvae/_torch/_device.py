@@ -49,13 +49,19 @@ def as_tensor(array, device, dtype=None):
     return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
 
 
-def load_weights(module, arrays):
-    """``module`` with its weights set from a dict of numpy arrays (names and shapes must match)."""
+def check_weight_shapes(module, arrays):
+    """Raise ``ValueError`` unless ``arrays`` (name -> numpy array) has exactly the names and
+    shapes of ``module``'s weights. ``module`` may live on the ``meta`` device (no memory)."""
     expected = {key: tuple(value.shape) for key, value in module.state_dict().items()}
     given = {key: tuple(np.shape(value)) for key, value in arrays.items()}
     if given != expected:
         problems = [f"{key} has shape {given.get(key)}, the network {expected.get(key)}"
                     for key in sorted(expected.keys() | given.keys()) if given.get(key) != expected.get(key)]
         raise ValueError("the saved network weights do not fit the network: " + "; ".join(problems[:3]))
+
+
+def load_weights(module, arrays):
+    """``module`` with its weights set from a dict of numpy arrays (names and shapes must match)."""
+    check_weight_shapes(module, arrays)
     module.load_state_dict({key: torch.tensor(np.asarray(value)) for key, value in arrays.items()})
     return module
