@@ -158,14 +158,20 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
 
         Methods that change the fitted state (``fit`` and its warm start) replace fitted
         attributes and never change the objects they held, so restoring the attribute table
-        restores the estimator.
+        restores the estimator. The one object they do change is a ``RandomState`` passed as
+        ``random_state`` (its draws advance it): its state is restored too, so a failed call
+        consumes none of the caller's random numbers.
         """
         before = dict(vars(self))
+        rng = getattr(self, "random_state", None)
+        rng_state = rng.get_state() if isinstance(rng, np.random.RandomState) else None
         try:
             yield
         except BaseException:
             vars(self).clear()
             vars(self).update(before)
+            if rng_state is not None:
+                rng.set_state(rng_state)
             raise
 
     @_fit_context(prefer_skip_nested_validation=True)

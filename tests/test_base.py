@@ -112,6 +112,18 @@ def test_an_interrupted_fit_leaves_the_fitted_estimator_exactly_as_it_was(cls, w
     np.testing.assert_array_equal(model.predict(X), predictions)
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=_name)
+def test_an_interrupted_fit_leaves_a_random_state_parameter_where_it_was(cls, toys, request):
+    # A RandomState given as random_state is a parameter: an interrupted fit must not advance it.
+    X, y, X2, y2 = toys
+    model = fast_instance(cls, max_iter=3, random_state=np.random.RandomState(0)).fit(X, y)
+    before = copy.deepcopy(vars(model))
+    request.getfixturevalue("interrupt_second_iteration")
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X2 + 1000, y2)
+    _assert_same(before, vars(model))
+
+
 def test_a_diverged_fit_raises_and_keeps_the_previous_model(toys):
     X, y, X2, y2 = toys
     model = CrossFeedbackVAERegressor(max_iter=3, random_state=0, device="cpu").fit(X, y)
