@@ -280,11 +280,14 @@ def damped_biases(table, damping, tol=1e-8, max_sweeps=100):
 
     Each bias is the damped mean of its row's residuals, ``sum / (count + damping)``, so a user or
     item with few ratings keeps a bias near 0 (with sample weights, the sums and counts are
-    weighted). Sweeps (items, then users) stop when no bias moves by more than ``tol``. Returns
-    the mean and the user and item biases (0 for codes with no rating in ``table``).
+    weighted). Sweeps (items, then users) stop when no bias moves by more than ``tol`` times the
+    ratings' spread (their RMS deviation from the mean), so the biases of ``c * ratings`` are
+    ``c`` times those of the ratings on every scale. Returns the mean and the user and item
+    biases (0 for codes with no rating in ``table``).
     """
     weights = table.weights
     mean = float(np.average(table.values, weights=weights))
+    tol = tol * (weighted_root_mean_square(table.values - mean, weights) or 1.0)
     user_bias, item_bias = np.zeros(table.n_users), np.zeros(table.n_items)
     user_count = np.bincount(table.users, weights=weights, minlength=table.n_users)
     item_count = np.bincount(table.items, weights=weights, minlength=table.n_items)

@@ -13,6 +13,7 @@ from skcrossvae._data import (
     extend_vocabulary,
     normalise_id_column,
 )
+from skcrossvae.datasets import make_ratings
 from skcrossvae.testing import rating_tables
 
 
@@ -47,6 +48,20 @@ def test_damping_shrinks_the_biases_of_short_rows_most():
     assert 0 < user_bias[0] < user_bias[1]
     _, stronger, _ = damped_biases(RatingTable(users, items, values, 3, 40), damping=20.0)
     assert 0 < stronger[0] < user_bias[0]
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e-6, 1e6, 1e149])
+def test_the_biases_of_scaled_ratings_are_the_scaled_biases(scale):
+    # The stopping tolerance follows the ratings' spread: on a scale of 1e-150 the sweeps used
+    # to stop after the first one, giving other biases than the same ratings on a 1-5 scale.
+    X, y, _ = make_ratings(30, 20, n_ratings=300, random_state=1)
+    table = _encoded(X, y)
+    mean, user_bias, item_bias = damped_biases(table, damping=5.0)
+    scaled = RatingTable(table.users, table.items, table.values * scale, table.n_users, table.n_items)
+    scaled_mean, scaled_users, scaled_items = damped_biases(scaled, damping=5.0)
+    np.testing.assert_allclose(scaled_mean / scale, mean, rtol=1e-12)
+    np.testing.assert_allclose(scaled_users / scale, user_bias, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(scaled_items / scale, item_bias, rtol=0, atol=1e-12)
 
 
 def test_codes_without_ratings_get_a_zero_bias():
