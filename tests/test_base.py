@@ -173,6 +173,21 @@ def test_ratings_outside_the_supported_magnitudes_are_refused(scale, toys):
         fast_instance(BiasedMFRegressor).fit(toys[0], toys[1] * scale)
 
 
+@pytest.mark.parametrize("scale", [1e-150, 1e149])
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=_name)
+def test_every_estimator_fits_the_same_model_on_every_supported_scale(cls, scale, toys):
+    # Ratings whose magnitudes fit accepts give the model of the same ratings on a 1-5 scale,
+    # scaled (the autoencoders computed on the raw scale in float32 and raised a DivergenceError
+    # advising a lower learning_rate outside about [1e-19, 1e18]). Early stopping is off: its
+    # tol is in rating units.
+    X, y = toys[:2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = fast_instance(cls, early_stopping=False).fit(X, y).predict(X)
+        scaled = fast_instance(cls, early_stopping=False).fit(X, y * scale).predict(X)
+    np.testing.assert_allclose(scaled / scale, plain, rtol=1e-9, atol=0)
+
+
 def test_the_paper_decoder_refuses_ratings_float32_cannot_square(toys):
     model = fast_instance(CrossFeedbackVAERegressor, decoder="dot")
     with pytest.raises(ValueError, match="decoder='dot' models the raw ratings in float32"):

@@ -135,7 +135,8 @@ class AutoRecRegressor(RowAutoencoderBaseline):
                               input_dropout=0.0, generator=generator, device=device)
 
     def _link(self, outputs):
-        low, high = self.rating_range_
+        # rating_range_ in standardised units (computed in float64, of order 1 in float32).
+        low, high = ((bound - self.global_mean_) / self.rating_std_ for bound in self.rating_range_)
         return low + (high - low) * outputs.sigmoid()
 
     def _regulariser(self, module, batch, kl, n_ratings):

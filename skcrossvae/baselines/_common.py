@@ -141,6 +141,8 @@ class RowAutoencoderBaseline(TorchBaseline):
     its observed entries, on the standardised scale, plus :meth:`_regulariser`. After ``fit``
     each row's decoder output is computed once from all the ratings given to ``fit``
     (``row_codes_``); a prediction is the output layer at that row and the pair's column.
+    The network computes in standardised units (float32 stays exact and finite on every scale
+    of ratings ``fit`` accepts); the rating scale is applied in float64 outside it.
     """
 
     #: 'user' (rows of X) or 'item' (rows of X^T); AutoRec makes it a parameter.
@@ -148,7 +150,12 @@ class RowAutoencoderBaseline(TorchBaseline):
 
     @abstractmethod
     def _link(self, outputs):
-        """Ratings from output-layer values (torch)."""
+        """Standardised ratings, ``(rating - global_mean_) / rating_std_``, from output-layer
+        values (torch)."""
+
+    def _ratings(self, standardised):
+        """Ratings from standardised ratings (numpy, float64)."""
+        return self.global_mean_ + self.rating_std_ * standardised
 
     @abstractmethod
     def _regulariser(self, module, batch, kl, n_ratings):
@@ -171,14 +178,15 @@ class RowAutoencoderBaseline(TorchBaseline):
     def _training_objective(self, train, rng, generator, device):
         from .._torch._rating_batches import RowBatches, mean_squared_error
 
-        module, n_ratings, scale = self.module_, train.total_weight, self.rating_std_
+        module, n_ratings = self.module_, train.total_weight
         rows = self._rows(train)
-        batches = RowBatches(rows, self._inputs(rows), rows.values, self.batch_size, rng, device)
+        targets = (rows.values - self.global_mean_) / self.rating_std_
+        batches = RowBatches(rows, self._inputs(rows), targets, self.batch_size, rng, device)
 
         def batch_loss(batch):
             codes, kl = module(batch, generator)
             predicted = self._link(module.output_at(codes[batch.segment], batch.columns))
-            squared = mean_squared_error(batch.targets, predicted, batch.weights) / scale**2
+            squared = mean_squared_error(batch.targets, predicted, batch.weights)
             return squared + self._regulariser(module, batch, kl, n_ratings)
 
         return batches, batch_loss
@@ -222,8 +230,8 @@ class RowAutoencoderBaseline(TorchBaseline):
         rows, columns = (users, items) if self.side == "user" else (items, users)
         modelled = self._modelled_columns(columns)
         predictions = self._fallback(users, items)
-        predictions[modelled] = pair_outputs(self.module_, self.row_codes_, rows[modelled], columns[modelled],
-                                             self._link)
+        predictions[modelled] = self._ratings(pair_outputs(self.module_, self.row_codes_, rows[modelled],
+                                                           columns[modelled], self._link))
         return np.clip(predictions, *self.rating_range_)
 
     def _score_items(self, users, items):
@@ -232,8 +240,10 @@ class RowAutoencoderBaseline(TorchBaseline):
         scores = self._fallback(users[:, None], items[None, :])
         if self.side == "user":
             modelled = self._modelled_columns(items)
-            scores[:, modelled] = dense_outputs(self.module_, self.row_codes_, users, items[modelled], self._link)
+            scores[:, modelled] = self._ratings(
+                dense_outputs(self.module_, self.row_codes_, users, items[modelled], self._link))
         else:
             modelled = self._modelled_columns(users)
-            scores[modelled] = dense_outputs(self.module_, self.row_codes_, items, users[modelled], self._link).T
+            scores[modelled] = self._ratings(
+                dense_outputs(self.module_, self.row_codes_, items, users[modelled], self._link)).T
         return scores

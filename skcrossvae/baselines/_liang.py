@@ -62,7 +62,7 @@ class _LiangAutoencoder(RowAutoencoderBaseline):
                               generator=generator, device=device)
 
     def _link(self, outputs):
-        return self.global_mean_ + self.rating_std_ * outputs
+        return outputs  # the standardised rating
 
 
 class MultDAERegressor(_LiangAutoencoder):
