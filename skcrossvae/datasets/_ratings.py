@@ -134,11 +134,14 @@ def _integer_ids(column, source, name):
         values = column.astype(np.float64)
     except ValueError as exc:
         raise DataIntegrityError(f"{source}: a {name} id is not a number ({exc})") from None
-    bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**63))
+    # Text columns are parsed as float64, which holds integers exactly below 2**53 only: a larger
+    # id may have been read as its neighbour (9007199254740993 as ...992), so it is refused.
+    bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**53))
     if bad.size:
         raise DataIntegrityError(
             f"{source}: {name} ids at data rows {_rows(bad)} are not integers in the int64 range "
-            f"(for example {column[bad[0]]!r})"
+            f"that the file's text is read exactly in (magnitude below 2**53; for example "
+            f"{column[bad[0]]!r})"
         )
     return values.astype(np.int64)
 

@@ -56,8 +56,9 @@ def test_duplicates_keep_the_most_recent_rating(tmp_path):
     ("1\t10\tinf\t881250949", r"ratings at data rows 2 are NaN or infinite"),
     ("1.5\t10\t4\t881250949", r"user ids at data rows 2 are not integers .*1.5"),
     ("1\t1e30\t4\t881250949", r"item ids at data rows 2 are not integers in the int64 range"),
+    ("9007199254740993\t10\t4\t881250949", r"user ids at data rows 2 are not integers .*below 2\*\*53"),
     ("1\tten\t4\t881250949", r"could not be read as rating data"),
-], ids=["nan", "inf", "fractional_id", "huge_id", "parse_error"])
+], ids=["nan", "inf", "fractional_id", "huge_id", "id_beyond_float64_precision", "parse_error"])
 def test_bad_values_in_a_file_are_refused_naming_it(row, message, tmp_path):
     (tmp_path / "ml-100k").mkdir()
     path = tmp_path / "ml-100k" / "u.data"
