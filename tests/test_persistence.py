@@ -229,3 +229,20 @@ def test_subclasses_outside_the_registry_cannot_be_saved(toy, tmp_path):
     model = Mine(max_iter=2, random_state=0).fit(*toy)
     with pytest.raises(TypeError, match="only the package's estimators can be saved"):
         model.save(tmp_path / "mine.skcv")
+
+
+def test_model_files_are_read_without_an_unpickler_and_torch_has_a_recent_floor():
+    import configparser
+    import re
+    from pathlib import Path
+
+    source = Path(_persistence.__file__).read_text()
+    assert not re.search(r"^\s*(import|from)\s+(pickle|joblib|torch|dill)\b", source, re.MULTILINE)
+    assert not re.search(r"\b(pickle|joblib|torch)\.loads?\(", source)
+    setup = Path(__file__).resolve().parents[1] / "setup.cfg"
+    if not setup.exists():
+        pytest.skip("not run from a source checkout")
+    config = configparser.ConfigParser()
+    config.read(setup)
+    floor = re.search(r"^torch>=(\d+)\.(\d+)", config["options"]["install_requires"], re.MULTILINE)
+    assert floor and tuple(map(int, floor.groups())) >= (2, 10), "torch's floor must exclude releases with unsafe readers"
