@@ -34,6 +34,7 @@ def _int64_ids(column, name):
     else:
         return column.astype(np.int64, copy=False)
     if len(too_large):
+        too_large = list(dict.fromkeys(v.item() if hasattr(v, "item") else v for v in too_large))  # once each
         raise ValueError(
             f"{name} ids {_listing(too_large)} are outside the int64 range integer ids are "
             "encoded in; pass such ids as strings."

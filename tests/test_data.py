@@ -73,10 +73,11 @@ def test_codes_without_ratings_get_a_zero_bias():
 def test_unsigned_ids_beyond_int64_are_refused_not_wrapped():
     from skcrossvae.baselines import BiasedMFRegressor
 
-    X = np.array([[2**63, 1], [2**63 + 5, 2], [3, 1]], dtype=np.uint64)
+    X = np.array([[2**63, 1], [2**63 + 5, 2], [2**63, 2], [3, 1]], dtype=np.uint64)
+    # Each offending id is named once, however many ratings it has.
     with pytest.raises(ValueError, match=r"user ids \[9223372036854775808, 9223372036854775813\] are "
                                          "outside the int64 range.*as strings"):
-        BiasedMFRegressor(max_iter=1).fit(X, [1.0, 2.0, 3.0])
+        BiasedMFRegressor(max_iter=1).fit(X, [1.0, 2.0, 3.0, 4.0])
 
 
 def test_python_ints_beyond_int64_are_refused_with_a_clear_error():
