@@ -729,7 +729,8 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                 setattr(self, key, load_weights(factories[key](), saved.state))
 
     def _check_fitted_state(self):
-        """Check that the fitted sizes agree with each other (for :func:`skcrossvae.load`)."""
+        """Check that the fitted sizes agree with each other and the rating statistics are
+        usable (for :func:`skcrossvae.load`)."""
         sizes = {"user_ids_": self.n_users_, "item_ids_": self.n_items_,
                  "user_fallback_": self.n_users_, "item_fallback_": self.n_items_}
         for name, size in sizes.items():
@@ -739,6 +740,22 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"fit_sizes_ {self.fit_sizes_} exceed the vocabularies")
         if self.ratings_.shape != (self.n_users_, self.n_items_):
             raise ValueError(f"ratings_ has shape {self.ratings_.shape}")
+        # The rating statistics every prediction uses: finite numbers, a positive spread and an
+        # ordered range (a hand-edited file could otherwise load and predict NaN or fail later).
+        def finite_number(value):
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+        low_high = self.rating_range_
+        if not (finite_number(self.global_mean_) and finite_number(self.rating_std_) and self.rating_std_ > 0):
+            raise ValueError(f"global_mean_ {self.global_mean_!r} and rating_std_ {self.rating_std_!r} must be "
+                             "finite numbers, the spread positive")
+        if not (isinstance(low_high, tuple) and len(low_high) == 2 and all(map(finite_number, low_high))
+                and low_high[0] <= low_high[1]):
+            raise ValueError(f"rating_range_ {low_high!r} is not an ordered pair of finite numbers")
+        for name in ("user_fallback_", "item_fallback_"):
+            values = getattr(self, name)
+            if not (isinstance(values, np.ndarray) and values.dtype.kind == "f" and np.isfinite(values).all()):
+                raise ValueError(f"{name} must be an array of finite floats")
 
     def _module_factory(self):
         """Rebuild the torch module(s) of a fitted estimator from its fitted sizes (for load):

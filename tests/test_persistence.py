@@ -129,8 +129,13 @@ def _document_of(path):
     (lambda d: d["fitted"].update(predict=1), "not fitted attributes"),
     (lambda d: d["fitted"].update(n_users_=3), "user_ids_ has"),
     (lambda d: d.update(fitted={}), "no fitted state"),
+    (lambda d: d["fitted"].update(global_mean_="x"), "global_mean_ 'x' .* must be finite numbers"),
+    (lambda d: d["fitted"].update(global_mean_=float("nan")), "must be finite numbers"),
+    (lambda d: d["fitted"].update(rating_range_=[9, 1]), r"rating_range_ \[9, 1\] is not an ordered pair"),
+    (lambda d: d["fitted"].update(user_fallback_={"$strings": ["a"] * 12}), "user_fallback_ must be"),
 ], ids=["bad_value", "bool_size", "tagged_value", "unknown_param", "missing_param", "dunder",
-        "method_name", "inconsistent_sizes", "unfitted"])
+        "method_name", "inconsistent_sizes", "unfitted", "text_mean", "nan_mean", "reversed_range",
+        "text_fallbacks"])
 def test_stored_values_are_validated_before_anything_is_built(saved, tmp_path, change, message):
     document, arrays = _document_of(saved[1])
     change(document)
