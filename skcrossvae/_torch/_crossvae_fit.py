@@ -113,7 +113,7 @@ class CrossFeedbackTrainer:
         self.feedback_users, self.feedback_items = feedback
         # The latent-input tables (94 % of the weights on MovieLens-100K, far more on sparse data)
         # take row-wise steps; every other weight takes Adam's step.
-        self.tables = [module for module in model.modules() if isinstance(module, LatentConcatInput)]
+        self.tables = _tables(model)
         table_weights = {id(table.weight) for table in self.tables}
         self.dense_parameters = [p for p in model.parameters() if id(p) not in table_weights]
         self.optimizer = adam(self.dense_parameters, settings.learning_rate, device)
@@ -224,6 +224,11 @@ class CrossFeedbackTrainer:
         self.iteration_decay = 1.0
 
     def _nested_iteration(self):
+        with _deferred_table_steps(_tables(self.model.user_encoder), self.feedback_items), \
+                _deferred_table_steps(_tables(self.model.item_encoder), self.feedback_users):
+            return self._nested_steps()
+
+    def _nested_steps(self):
         settings, model = self.settings, self.model
         n_user_batches, n_item_batches = len(self.user_side), len(self.item_side)
         next_users = torch.empty_like(self.feedback_users)
@@ -264,21 +269,26 @@ class CrossFeedbackTrainer:
         for encoder, batches, other_name, own_name, beta in phases:
             refreshed = torch.empty_like(getattr(self, own_name))
             other = getattr(self, other_name)
-            for b in self.rng.permutation(len(batches)):
-                batch = batches[b]
-                hidden = self._hidden_ratings()
-                mean, logit = encoder(self._dropped(batch, hidden), other)
-                sample = reparameterise(mean, logit, self.generator)
-                predictions = decode(sample[batch.segment], other[batch.columns], self.model.biases)
-                loss = (
-                    0.5 * squared_error_sum(batch.targets, predictions, batch.weights)
-                    + beta * kl_to_standard_normal(mean, logit).sum()
-                ) / self.total_weight
-                self._step(loss)
-                refreshed[batch.rows] = sample.detach()
-                total += loss.detach()
+            with _deferred_table_steps(_tables(encoder), other):
+                self._alternating_phase(encoder, batches, other, refreshed, beta, total)
             setattr(self, own_name, refreshed)
         return total.item() / 2
+
+    def _alternating_phase(self, encoder, batches, other, refreshed, beta, total):
+        """One side's steps against the other side's fixed embeddings ``other``."""
+        for b in self.rng.permutation(len(batches)):
+            batch = batches[b]
+            hidden = self._hidden_ratings()
+            mean, logit = encoder(self._dropped(batch, hidden), other)
+            sample = reparameterise(mean, logit, self.generator)
+            predictions = decode(sample[batch.segment], other[batch.columns], self.model.biases)
+            loss = (
+                0.5 * squared_error_sum(batch.targets, predictions, batch.weights)
+                + beta * kl_to_standard_normal(mean, logit).sum()
+            ) / self.total_weight
+            self._step(loss)
+            refreshed[batch.rows] = sample.detach()
+            total += loss.detach()
 
     def average_posteriors(self):
         """From now on, :meth:`encode_all` gives the average of the posteriors added by
@@ -363,3 +373,21 @@ class CrossFeedbackTrainer:
         if self._snapshots is not None:
             self._snapshots.cleanup()
             self._snapshots = None
+
+
+def _tables(module):
+    """The latent-input tables of ``module``."""
+    return [layer for layer in module.modules() if isinstance(layer, LatentConcatInput)]
+
+
+@contextlib.contextmanager
+def _deferred_table_steps(tables, feedback):
+    """Within the block, the steps of ``tables`` (which read ``feedback``) add up per row and
+    reach the tables at its end (:meth:`LatentConcatInput.defer_updates`)."""
+    for table in tables:
+        table.defer_updates(feedback)
+    try:
+        yield
+    finally:
+        for table in tables:
+            table.apply_deferred_updates()

@@ -146,6 +146,25 @@ class MLP(nn.Module):
         return inputs
 
 
+#: :func:`add_outer_products` builds the rows' outer products this many entries at a time: the
+#: rows can hold most of a large table (1.9 GB on Epinions), and one product over all of them
+#: would double it.
+UPDATE_CHUNK = 2**22
+
+
+@torch.no_grad()
+def add_outer_products(table, rows, left, right):
+    """``table[rows[r]] += outer(left[r], right[r])`` for rows listed at most once each."""
+    flat = table.view(len(table), -1)
+    chunk = max(1, UPDATE_CHUNK // flat.shape[1])
+    for start in range(0, len(rows), chunk):
+        part = slice(start, start + chunk)
+        # by broadcasting into the rows seen as flat vectors: the same values as a batched
+        # product, in less time
+        outer = left[part, :, None] * right[part, None, :]
+        flat.index_add_(0, rows[part], outer.view(len(outer), -1))
+
+
 class _ProjectRows(torch.autograd.Function):
     """``p_j = v_j @ W[j]`` for the rows ``j`` of ``rows`` (all rows when None).
 
@@ -163,12 +182,18 @@ class _ProjectRows(torch.autograd.Function):
         inputs = feedback if rows is None else feedback[rows]
         ctx.save_for_backward(inputs)
         if rows is None:
-            return torch.bmm(inputs.unsqueeze(1), weight).squeeze(1)
-        n_components = weight.shape[1]
-        vectors = (rows[:, None] * n_components + torch.arange(n_components, device=rows.device)).flatten()
-        offsets = torch.arange(0, len(vectors), n_components, device=rows.device)
-        return F.embedding_bag(vectors, weight.view(-1, weight.shape[2]), offsets, mode="sum",
-                               per_sample_weights=inputs.flatten())
+            projected = torch.bmm(inputs.unsqueeze(1), weight).squeeze(1)
+        else:
+            n_components = weight.shape[1]
+            vectors = (rows[:, None] * n_components + torch.arange(n_components, device=rows.device)).flatten()
+            offsets = torch.arange(0, len(vectors), n_components, device=rows.device)
+            projected = F.embedding_bag(vectors, weight.view(-1, weight.shape[2]), offsets, mode="sum",
+                                        per_sample_weights=inputs.flatten())
+        if layer.deferred is not None:
+            # the rows' deferred updates v_j g_j^T add |v_j|^2 g_j to v_j @ Phi0[j]
+            deferred = layer.deferred if rows is None else layer.deferred[rows]
+            projected = projected.addcmul_(inputs.square().sum(1, keepdim=True), deferred)
+        return projected
 
     @staticmethod
     def backward(ctx, grad):
@@ -187,6 +212,12 @@ class LatentConcatInput(nn.Module):
     ``Z`` is never built. When a batch rates at least half of the other side's rows, every row
     is projected (one pass over the table instead of visiting most of it). The table's gradient
     is kept in factored form for :class:`~skcrossvae._torch._optim.TableRMSprop`.
+
+    While the other side's embeddings ``v`` stay fixed (one iteration, or one phase of the
+    alternating schedule), every step changes row ``j`` by a multiple of ``v_j g^T``, so the
+    steps can add up in one vector per row, ``Phi0[j] = table[j] + v_j d_j^T``
+    (:meth:`defer_updates`), and reach the table once at the end (:meth:`apply_deferred_updates`):
+    a step then writes ``width`` numbers per row instead of ``K × width``.
     """
 
     def __init__(self, n_other, n_components, out_features, generator, device=None):
@@ -195,6 +226,7 @@ class LatentConcatInput(nn.Module):
         self.weight = _uniform_parameter((n_other, n_components, out_features), bound, generator, device)
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
         self.pending_gradient = None
+        self.deferred = self.deferred_inputs = None
 
     def grow(self, n_rows, generator):
         """Add rows (new ids of the other side), drawn as a layer of ``n_rows`` rows draws them."""
@@ -212,9 +244,26 @@ class LatentConcatInput(nn.Module):
         """Forget the last gradient (a fitted model keeps none)."""
         self.pending_gradient = None
 
+    def defer_updates(self, feedback):
+        """From now on, and while the layer reads ``feedback``, row steps add up in
+        :attr:`deferred` (``n_other × width``) instead of reaching the table."""
+        self.deferred_inputs = feedback
+        self.deferred = torch.zeros(self.weight.shape[0], self.weight.shape[2], device=self.weight.device)
+
+    @torch.no_grad()
+    def apply_deferred_updates(self):
+        """Add the deferred steps to the table, ``table[j] += v_j d_j^T``, and stop deferring."""
+        if self.deferred is None:
+            return
+        rows = self.deferred.abs().sum(1).nonzero().squeeze(1)
+        add_outer_products(self.weight.detach(), rows, self.deferred_inputs[rows], self.deferred[rows])
+        self.deferred = self.deferred_inputs = None
+
     def forward(self, batch, feedback, entry_weights=None):
         """The batch's rows of ``Z @ Phi0 + b``; ``entry_weights`` optionally weight each entry
         of a row's sum."""
+        if self.deferred is not None and feedback is not self.deferred_inputs:
+            raise RuntimeError("the layer defers updates made with other embeddings; apply them first")
         if 2 * len(batch.distinct) >= len(self.weight):
             projected = _ProjectRows.apply(self.weight, feedback, None, self)
             return batch.pattern.matmul(entry_weights, projected) + self.bias

@@ -1,15 +1,9 @@
 """The optimiser every torch model of the package trains with, and its row-wise form for the
 latent-input tables."""
 
-import numpy as np
 import torch
-from torch.optim.adam import adam as adam_update
 
-
-#: The row-wise update builds the changed rows this many entries at a time: the rows a batch rates
-#: can hold most of a large table (1.9 GB on Epinions), and one product over all of them would
-#: double it for the length of the step.
-UPDATE_CHUNK = 2**22
+from ._layers import add_outer_products
 
 
 def adam(parameters, learning_rate, device):
@@ -61,16 +55,14 @@ class TableRMSprop:
                 state["second_moment"][rows] = second
                 state["steps"][rows] = steps
             corrected = second / (1 - torch.pow(self.beta2, steps))
-            scaled = inputs * (-self.learning_rate / (corrected.sqrt() + self.eps))[:, None]
-            if rows is None:
-                weight.baddbmm_(scaled.unsqueeze(2), output_gradient.unsqueeze(1))
+            coefficient = -self.learning_rate / (corrected.sqrt() + self.eps)
+            if layer.deferred is not None:
+                # the step is v_j (c_j g_j)^T: its row vector joins the deferred ones
+                if rows is None:
+                    layer.deferred.addcmul_(coefficient[:, None], output_gradient)
+                else:
+                    layer.deferred.index_add_(0, rows, output_gradient * coefficient[:, None])
+            elif rows is None:
+                weight.baddbmm_((inputs * coefficient[:, None]).unsqueeze(2), output_gradient.unsqueeze(1))
             else:
-                # Each row appears once in ``rows``, so chunks update it exactly as one product
-                # would. The outer products by broadcasting, added to the rows seen as flat
-                # vectors: the same values as a batched product, in less time.
-                flat = weight.view(len(weight), -1)
-                chunk = max(1, UPDATE_CHUNK // flat.shape[1])
-                for start in range(0, len(rows), chunk):
-                    part = slice(start, start + chunk)
-                    outer = scaled[part, :, None] * output_gradient[part, None, :]
-                    flat.index_add_(0, rows[part], outer.view(len(outer), -1))
+                add_outer_products(weight, rows, inputs * coefficient[:, None], output_gradient)

@@ -1,5 +1,7 @@
 """Algorithm 1's trainer: weight averaging, input dropout, reading new ratings."""
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 import torch
@@ -249,16 +251,35 @@ def test_large_tensors_of_a_state_go_to_a_file_and_come_back_exactly(monkeypatch
 
 
 def test_row_wise_table_steps_in_chunks_equal_one_product(monkeypatch):
-    from skcrossvae._torch import _optim
+    from skcrossvae._torch import _layers
 
     results = []
-    for chunk in (_optim.UPDATE_CHUNK, 1):
-        monkeypatch.setattr(_optim, "UPDATE_CHUNK", chunk)  # 1 entry: one row per chunk
+    for chunk in (_layers.UPDATE_CHUNK, 1):
+        monkeypatch.setattr(_layers, "UPDATE_CHUNK", chunk)  # 1 entry: one row per chunk
         trainer = _trainer(_table(40, 200, density=0.02), weight_averaging=0.0)  # batches rate few rows
         trainer.train_one_iteration()
         results.append([table.weight.detach().clone() for table in trainer.tables])
     for chunked, whole in zip(*results):
         torch.testing.assert_close(chunked, whole, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("schedule", ["nested", "alternating"])
+@pytest.mark.parametrize("density", [0.02, 0.3])  # batches that rate few rows, and most rows
+def test_deferred_table_steps_equal_steps_applied_at_once(monkeypatch, schedule, density):
+    from skcrossvae._torch import _crossvae_fit
+
+    def trained(defer):
+        if not defer:
+            monkeypatch.setattr(_crossvae_fit, "_deferred_table_steps", lambda tables, feedback: nullcontext())
+        trainer = _trainer(_table(40, 60, density=density), weight_averaging=0.0, schedule=schedule)
+        losses = [trainer.train_one_iteration() for _ in range(3)]
+        assert all(table.deferred is None for table in trainer.tables)
+        return losses, trainer.model.state_dict()
+
+    (deferred_losses, deferred), (losses, applied) = trained(True), trained(False)
+    np.testing.assert_allclose(deferred_losses, losses, rtol=1e-5)
+    for key, value in applied.items():
+        torch.testing.assert_close(deferred[key], value, rtol=1e-4, atol=1e-6)
 
 
 def test_averaged_posteriors_are_the_mean_of_each_iteration_s_encoding():
