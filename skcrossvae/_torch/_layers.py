@@ -154,15 +154,20 @@ UPDATE_CHUNK = 2**22
 
 @torch.no_grad()
 def add_outer_products(table, rows, left, right):
-    """``table[rows[r]] += outer(left[r], right[r])`` for rows listed at most once each."""
+    """``table[rows[r]] += outer(left[r], right[r])`` for rows listed at most once each (every
+    row of ``table`` when ``rows`` is None)."""
     flat = table.view(len(table), -1)
+    n_rows = len(table) if rows is None else len(rows)
     chunk = max(1, UPDATE_CHUNK // flat.shape[1])
-    for start in range(0, len(rows), chunk):
+    for start in range(0, n_rows, chunk):
         part = slice(start, start + chunk)
         # by broadcasting into the rows seen as flat vectors: the same values as a batched
         # product, in less time
-        outer = left[part, :, None] * right[part, None, :]
-        flat.index_add_(0, rows[part], outer.view(len(outer), -1))
+        outer = (left[part, :, None] * right[part, None, :]).view(-1, flat.shape[1])
+        if rows is None:
+            flat[part] += outer
+        else:
+            flat.index_add_(0, rows[part], outer)
 
 
 class _ProjectRows(torch.autograd.Function):
@@ -226,7 +231,7 @@ class LatentConcatInput(nn.Module):
         self.weight = _uniform_parameter((n_other, n_components, out_features), bound, generator, device)
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
         self.pending_gradient = None
-        self.deferred = self.deferred_inputs = None
+        self.deferred = self.deferred_inputs = self.deferred_rows = None
 
     def grow(self, n_rows, generator):
         """Add rows (new ids of the other side), drawn as a layer of ``n_rows`` rows draws them."""
@@ -249,15 +254,31 @@ class LatentConcatInput(nn.Module):
         :attr:`deferred` (``n_other × width``) instead of reaching the table."""
         self.deferred_inputs = feedback
         self.deferred = torch.zeros(self.weight.shape[0], self.weight.shape[2], device=self.weight.device)
+        self.deferred_rows = torch.zeros(self.weight.shape[0], dtype=torch.bool, device=self.weight.device)
+
+    @torch.no_grad()
+    def defer_step(self, rows, coefficients, vectors):
+        """Defer the step ``table[j] += v_j (c_j g_j)^T`` of ``rows`` (every row when None)."""
+        if self.deferred is None:
+            raise RuntimeError("the table takes its steps between defer_updates and apply_deferred_updates")
+        if rows is None:
+            self.deferred.addcmul_(coefficients[:, None], vectors)
+            self.deferred_rows.fill_(True)
+        else:
+            self.deferred.index_add_(0, rows, vectors * coefficients[:, None])
+            self.deferred_rows[rows] = True
 
     @torch.no_grad()
     def apply_deferred_updates(self):
         """Add the deferred steps to the table, ``table[j] += v_j d_j^T``, and stop deferring."""
         if self.deferred is None:
             return
-        rows = self.deferred.abs().sum(1).nonzero().squeeze(1)
-        add_outer_products(self.weight.detach(), rows, self.deferred_inputs[rows], self.deferred[rows])
-        self.deferred = self.deferred_inputs = None
+        if self.deferred_rows.all():  # as after a full iteration: no gathered copies
+            add_outer_products(self.weight.detach(), None, self.deferred_inputs, self.deferred)
+        else:
+            rows = self.deferred_rows.nonzero().squeeze(1)
+            add_outer_products(self.weight.detach(), rows, self.deferred_inputs[rows], self.deferred[rows])
+        self.deferred = self.deferred_inputs = self.deferred_rows = None
 
     def forward(self, batch, feedback, entry_weights=None):
         """The batch's rows of ``Z @ Phi0 + b``; ``entry_weights`` optionally weight each entry

@@ -3,8 +3,6 @@ latent-input tables."""
 
 import torch
 
-from ._layers import add_outer_products
-
 
 def adam(parameters, learning_rate, device):
     """Adam with the fused kernel, several times faster per step on the CPU as well as on CUDA."""
@@ -42,9 +40,8 @@ class TableRMSprop:
             if pending is None:
                 continue  # the table took no part in this step (the alternating schedule)
             rows, inputs, output_gradient = pending
-            weight = layer.weight.detach()
             # The mean square of an outer product's entries, from its factors.
-            squares = inputs.square().sum(1) * output_gradient.square().sum(1) / weight[0].numel()
+            squares = inputs.square().sum(1) * output_gradient.square().sum(1) / layer.weight[0].numel()
             if rows is None:
                 second, steps = state["second_moment"], state["steps"]
                 second.mul_(self.beta2).add_(squares, alpha=1 - self.beta2)
@@ -56,13 +53,5 @@ class TableRMSprop:
                 state["steps"][rows] = steps
             corrected = second / (1 - torch.pow(self.beta2, steps))
             coefficient = -self.learning_rate / (corrected.sqrt() + self.eps)
-            if layer.deferred is not None:
-                # the step is v_j (c_j g_j)^T: its row vector joins the deferred ones
-                if rows is None:
-                    layer.deferred.addcmul_(coefficient[:, None], output_gradient)
-                else:
-                    layer.deferred.index_add_(0, rows, output_gradient * coefficient[:, None])
-            elif rows is None:
-                weight.baddbmm_((inputs * coefficient[:, None]).unsqueeze(2), output_gradient.unsqueeze(1))
-            else:
-                add_outer_products(weight, rows, inputs * coefficient[:, None], output_gradient)
+            # The step is v_j (c_j g_j)^T: the layer adds it up with the iteration's others.
+            layer.defer_step(rows, coefficient, output_gradient)

@@ -1,7 +1,5 @@
 """Algorithm 1's trainer: weight averaging, input dropout, reading new ratings."""
 
-from contextlib import nullcontext
-
 import numpy as np
 import pytest
 import torch
@@ -9,7 +7,7 @@ import torch
 from skcrossvae._crossvae import _Decoder
 from skcrossvae._data import RatingTable
 from skcrossvae._torch._crossvae import CrossFeedbackVAE, ModelConfig
-from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer, TrainerSettings
+from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer, TrainerSettings, _deferred_table_steps
 
 CPU = torch.device("cpu")
 
@@ -88,7 +86,8 @@ def test_the_tables_take_row_wise_rmsprop_steps():
         (mean.square().sum() + logit.sum()).backward()
         rows, inputs, output_gradient = layer.pending_gradient
         gradient = torch.bmm(inputs.unsqueeze(2), output_gradient.unsqueeze(1))
-        trainer.table_optimizer.step()
+        with _deferred_table_steps([layer], trainer.feedback_items):
+            trainer.table_optimizer.step()
         assert torch.equal(rows, batch.distinct)
         moment = 0.999 * second[rows] + 0.001 * gradient.square().mean(dim=(1, 2))
         corrected = moment / (1 - 0.999**step)
@@ -105,8 +104,9 @@ def test_a_table_step_moves_only_the_rows_the_batch_rated():
     before = table.detach().clone()
     batch = trainer.user_side[0]
     assert 2 * len(batch.distinct) < len(table)  # the gathered-rows path
-    mean, logit = trainer.model.user_encoder(batch, trainer.feedback_items)
-    trainer._step(mean.square().sum() + logit.sum())
+    with _deferred_table_steps(trainer.tables[:1], trainer.feedback_items):
+        mean, logit = trainer.model.user_encoder(batch, trainer.feedback_items)
+        trainer._step(mean.square().sum() + logit.sum())
     moved = (table.detach() != before).flatten(1).any(dim=1)
     assert set(torch.nonzero(moved).flatten().tolist()) == set(batch.distinct.tolist())
 
@@ -265,13 +265,21 @@ def test_row_wise_table_steps_in_chunks_equal_one_product(monkeypatch):
 
 @pytest.mark.parametrize("schedule", ["nested", "alternating"])
 @pytest.mark.parametrize("density", [0.02, 0.3])  # batches that rate few rows, and most rows
-def test_deferred_table_steps_equal_steps_applied_at_once(monkeypatch, schedule, density):
-    from skcrossvae._torch import _crossvae_fit
-
+def test_deferred_table_steps_equal_steps_applied_at_once(schedule, density):
     def trained(defer):
-        if not defer:
-            monkeypatch.setattr(_crossvae_fit, "_deferred_table_steps", lambda tables, feedback: nullcontext())
         trainer = _trainer(_table(40, 60, density=density), weight_averaging=0.0, schedule=schedule)
+        if not defer:  # every step reaches the tables at once
+            step = trainer.table_optimizer.step
+
+            def step_and_apply():
+                step()
+                for table in trainer.tables:
+                    if table.deferred is not None:
+                        feedback = table.deferred_inputs
+                        table.apply_deferred_updates()
+                        table.defer_updates(feedback)
+
+            trainer.table_optimizer.step = step_and_apply
         losses = [trainer.train_one_iteration() for _ in range(3)]
         assert all(table.deferred is None for table in trainer.tables)
         return losses, trainer.model.state_dict()
