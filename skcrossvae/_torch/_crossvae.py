@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._layers import MLP, LatentConcatInput, Linear, SparseInput
+from ._layers import MLP, LatentConcatInput, Linear, RowSteppedSparseInput
 
 _RATIO_EPS = 1e-6
 
@@ -157,7 +157,7 @@ class SideEncoder(nn.Module):
         self.first_width = first
         k = config.latent_dim
         self.observed_input = (
-            SparseInput(n_other, n_other, 2 * first, generator, device) if config.use_ratings else None
+            RowSteppedSparseInput(n_other, n_other, 2 * first, generator, device) if config.use_ratings else None
         )
         if config.cross_feedback is None:
             self.latent_input = None
@@ -196,7 +196,7 @@ class SideEncoder(nn.Module):
         first = self.first_width
         observed = latent = None
         if self.observed_input is not None:
-            observed = F.relu(self.observed_input(batch.pattern, batch.inputs))
+            observed = F.relu(self.observed_input(batch, batch.inputs))
         if self.latent_input is not None:
             latent = F.relu(self._latent_first_layer(batch, feedback))
         outputs = []

@@ -113,7 +113,7 @@ class CrossFeedbackTrainer:
         self.feedback_users, self.feedback_items = feedback
         # The latent-input tables (94 % of the weights on MovieLens-100K, far more on sparse data)
         # take row-wise steps; every other weight takes Adam's step.
-        self.tables = _tables(model)
+        self.tables = [module for module in model.modules() if hasattr(module, "step_rows")]
         table_weights = {id(table.weight) for table in self.tables}
         self.dense_parameters = [p for p in model.parameters() if id(p) not in table_weights]
         self.optimizer = adam(self.dense_parameters, settings.learning_rate, device)

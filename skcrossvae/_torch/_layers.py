@@ -124,6 +124,68 @@ class SparseInput(nn.Module):
         self.weight = _grown_parameter(self.weight, n_rows, 1.0 / math.sqrt(n_rows), generator)
 
 
+class RowSteppedSparseInput(SparseInput):
+    """A :class:`SparseInput` whose weight takes row-wise steps (the encoders' rating input).
+
+    A batch rates a few of the weight's rows on sparse data (it has one row per item of the
+    catalogue); a dense gradient and a dense optimiser step over every row would cost far more
+    than the batch's arithmetic. The backward keeps the gradient of the rated rows only
+    (:meth:`take_gradient`) for :class:`~skcrossvae._torch._optim.TableRMSprop`.
+    """
+
+    def __init__(self, n_rows, fan_in, out_features, generator, device=None):
+        super().__init__(n_rows, fan_in, out_features, generator, device)
+        self.pending_gradient = None
+
+    def forward(self, batch, values):
+        """``X @ W0 + b`` for the batch's rows, ``X`` holding ``values`` at its pattern."""
+        if 2 * len(batch.distinct) >= len(self.weight):
+            return _RowProduct.apply(self.weight, values, batch.pattern, None, self) + self.bias
+        return _RowProduct.apply(self.weight, values, batch.distinct_pattern, batch.distinct, self) + self.bias
+
+    def take_gradient(self):
+        """``(rows, gradient)`` of the last backward pass (``rows`` None: every row), then
+        forget it; None when there was no backward pass since."""
+        pending, self.pending_gradient = self.pending_gradient, None
+        return pending
+
+    def release_gradient(self):
+        """Forget the last gradient (a fitted model keeps none)."""
+        self.pending_gradient = None
+
+    @staticmethod
+    def mean_squares(pending):
+        """Mean square of each row's gradient."""
+        return pending[1].square().mean(1)
+
+    @torch.no_grad()
+    def step_rows(self, pending, coefficients):
+        """``W[j] += c_j g_j`` for the rows of ``pending``."""
+        rows, gradient = pending
+        gradient.mul_(coefficients[:, None])
+        if rows is None:
+            self.weight.detach().add_(gradient)
+        else:
+            self.weight.detach().index_add_(0, rows, gradient)
+
+
+class _RowProduct(torch.autograd.Function):
+    """``A @ W[rows]`` for a batch's pattern ``A`` over ``rows``; the backward hands the rows'
+    gradient to the layer, not to autograd."""
+
+    @staticmethod
+    def forward(ctx, weight, values, pattern, rows, layer):
+        ctx.save_for_backward(values)
+        ctx.pattern, ctx.rows, ctx.layer = pattern, rows, layer
+        return pattern.matrix(values) @ (weight if rows is None else weight[rows])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (values,) = ctx.saved_tensors
+        ctx.layer.pending_gradient = (ctx.rows, ctx.pattern.transposed_matrix(values) @ grad)
+        return None, None, None, None, None
+
+
 class MLP(nn.Module):
     """Dense layers ``widths[0] -> ... -> widths[-1]`` with ReLU after each hidden layer.
 
@@ -248,6 +310,16 @@ class LatentConcatInput(nn.Module):
     def release_gradient(self):
         """Forget the last gradient (a fitted model keeps none)."""
         self.pending_gradient = None
+
+    def mean_squares(self, pending):
+        """Mean square of each row's gradient, from its two factors."""
+        _, inputs, output_gradient = pending
+        return inputs.square().sum(1) * output_gradient.square().sum(1) / self.weight[0].numel()
+
+    def step_rows(self, pending, coefficients):
+        """Defer the steps ``table[j] += v_j (c_j g_j)^T`` of the rows of ``pending``."""
+        rows, _, output_gradient = pending
+        self.defer_step(rows, coefficients, output_gradient)
 
     def defer_updates(self, feedback):
         """From now on, and while the layer reads ``feedback``, row steps add up in

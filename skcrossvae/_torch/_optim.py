@@ -39,9 +39,8 @@ class TableRMSprop:
             pending = layer.take_gradient()
             if pending is None:
                 continue  # the table took no part in this step (the alternating schedule)
-            rows, inputs, output_gradient = pending
-            # The mean square of an outer product's entries, from its factors.
-            squares = inputs.square().sum(1) * output_gradient.square().sum(1) / layer.weight[0].numel()
+            rows = pending[0]
+            squares = layer.mean_squares(pending)
             if rows is None:
                 second, steps = state["second_moment"], state["steps"]
                 second.mul_(self.beta2).add_(squares, alpha=1 - self.beta2)
@@ -52,6 +51,4 @@ class TableRMSprop:
                 state["second_moment"][rows] = second
                 state["steps"][rows] = steps
             corrected = second / (1 - torch.pow(self.beta2, steps))
-            coefficient = -self.learning_rate / (corrected.sqrt() + self.eps)
-            # The step is v_j (c_j g_j)^T: the layer adds it up with the iteration's others.
-            layer.defer_step(rows, coefficient, output_gradient)
+            layer.step_rows(pending, -self.learning_rate / (corrected.sqrt() + self.eps))

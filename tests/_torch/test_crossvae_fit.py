@@ -36,10 +36,11 @@ def _trainer(table, schedule="nested", weight_averaging=0.0, input_dropout=0.0, 
 @pytest.mark.parametrize("shape, density", [((20, 30), 0.5), ((40, 200), 0.02)], ids=["whole tables", "rows"])
 @pytest.mark.parametrize("schedule", ["nested", "alternating"])
 def test_weight_averaging_is_the_bias_corrected_moving_average_of_every_step(schedule, shape, density):
-    # The dense weights are averaged at every step, the tables at the end of each iteration by
-    # the product of the iteration's decays.
+    # The dense weights are averaged at every step, the row-stepped tables at the end of each
+    # iteration by the product of the iteration's decays.
     trainer = _trainer(_table(*shape, density=density), schedule, weight_averaging=0.9)
-    tables = {id(encoder.latent_input.weight) for encoder in (trainer.model.user_encoder, trainer.model.item_encoder)}
+    tables = {id(table.weight) for table in trainer.tables}
+    assert len(tables) == 4  # both encoders' latent and rating inputs
     expected = [p.detach().clone().double() for p in trainer.model.parameters()]
     step = trainer._step
     seen, product = [], [1.0]
@@ -81,7 +82,7 @@ def test_the_tables_take_row_wise_rmsprop_steps():
     batch = trainer.user_side[0]
     for step in (1, 2):
         before = table.detach().clone()
-        second = trainer.table_optimizer.state[0]["second_moment"].clone()
+        second = trainer.table_optimizer.state[trainer.tables.index(layer)]["second_moment"].clone()
         mean, logit = trainer.model.user_encoder(batch, trainer.feedback_items)
         (mean.square().sum() + logit.sum()).backward()
         rows, inputs, output_gradient = layer.pending_gradient
@@ -104,11 +105,35 @@ def test_a_table_step_moves_only_the_rows_the_batch_rated():
     before = table.detach().clone()
     batch = trainer.user_side[0]
     assert 2 * len(batch.distinct) < len(table)  # the gathered-rows path
-    with _deferred_table_steps(trainer.tables[:1], trainer.feedback_items):
+    with _deferred_table_steps([trainer.model.user_encoder.latent_input], trainer.feedback_items):
         mean, logit = trainer.model.user_encoder(batch, trainer.feedback_items)
         trainer._step(mean.square().sum() + logit.sum())
     moved = (table.detach() != before).flatten(1).any(dim=1)
     assert set(torch.nonzero(moved).flatten().tolist()) == set(batch.distinct.tolist())
+
+
+@pytest.mark.parametrize("density", [0.02, 0.5], ids=["rows", "whole table"])
+def test_the_rating_inputs_take_row_wise_rmsprop_steps_on_the_rated_rows(density):
+    trainer = _trainer(_table(n_users=40, n_items=200, density=density), weight_averaging=0.0)
+    layer = trainer.model.user_encoder.observed_input
+    position = trainer.tables.index(layer)
+    batch = trainer.user_side[0]
+    for step in (1, 2):
+        before = layer.weight.detach().clone()
+        second = trainer.table_optimizer.state[position]["second_moment"].clone()
+        # The dense definition: autograd through the whole weight.
+        weight = layer.weight.detach().clone().requires_grad_(True)
+        (batch.pattern.matmul(batch.inputs, weight).square().sum()).backward()
+        (layer(batch, batch.inputs) - layer.bias).square().sum().backward()
+        assert layer.weight.grad is None  # the row-wise optimiser takes it, not autograd
+        rated = torch.zeros(len(weight), dtype=torch.bool)
+        rated[batch.distinct] = True
+        trainer.table_optimizer.step()
+        moment = 0.999 * second + 0.001 * weight.grad.square().mean(1)
+        corrected = moment / (1 - 0.999 ** step)
+        expected = before - 1e-2 * weight.grad / (corrected.sqrt() + 1e-8)[:, None]
+        torch.testing.assert_close(layer.weight.detach()[rated], expected[rated], rtol=1e-4, atol=1e-6)
+        assert torch.equal(layer.weight.detach()[~rated], before[~rated])
 
 
 def test_predicting_with_the_averaged_weights_leaves_training_unchanged():
@@ -131,11 +156,10 @@ def test_predicting_with_the_averaged_weights_leaves_training_unchanged():
 def test_finalise_releases_the_gradients():
     trainer = _trainer(_table(), weight_averaging=0.9)
     trainer.train_one_iteration()
-    tables = [encoder.latent_input for encoder in (trainer.model.user_encoder, trainer.model.item_encoder)]
     assert all(p.grad is not None for p in trainer.dense_parameters)
     trainer.finalise()
     assert all(p.grad is None for p in trainer.model.parameters())
-    assert all(table.pending_gradient is None for table in tables)
+    assert all(table.pending_gradient is None for table in trainer.tables)
     assert trainer.table_optimizer is None
 
 
@@ -225,7 +249,7 @@ def test_tables_too_large_to_copy_keep_no_average(monkeypatch):
     monkeypatch.setattr(_crossvae_fit, "LARGE_TABLE", 10)
     trainer = _trainer(_table(), weight_averaging=0.9)
     parameters, averages = trainer._parameters_and_averages()
-    tables = {id(encoder.latent_input.weight) for encoder in (trainer.model.user_encoder, trainer.model.item_encoder)}
+    tables = {id(table.weight) for table in trainer.tables}
     assert not tables & {id(p) for p in parameters} and len(parameters) == len(averages)
 
 
@@ -274,14 +298,14 @@ def test_deferred_table_steps_equal_steps_applied_at_once(schedule, density):
             def step_and_apply():
                 step()
                 for table in trainer.tables:
-                    if table.deferred is not None:
+                    if getattr(table, "deferred", None) is not None:
                         feedback = table.deferred_inputs
                         table.apply_deferred_updates()
                         table.defer_updates(feedback)
 
             trainer.table_optimizer.step = step_and_apply
         losses = [trainer.train_one_iteration() for _ in range(3)]
-        assert all(table.deferred is None for table in trainer.tables)
+        assert all(getattr(table, "deferred", None) is None for table in trainer.tables)
         return losses, trainer.model.state_dict()
 
     (deferred_losses, deferred), (losses, applied) = trained(True), trained(False)

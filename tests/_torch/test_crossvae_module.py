@@ -120,8 +120,12 @@ def test_observed_input_equals_dense_x_at_w0():
     dense_x = torch.zeros(n_rows, n_other)
     dense_x[rows, columns] = torch.as_tensor(values, dtype=torch.float32)
     expected = dense_x @ layer.weight + layer.bias
-    actual = layer(batch.pattern, batch.inputs)
-    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(layer(batch, batch.inputs), expected, rtol=1e-5, atol=1e-5)
+    # a batch rating few of the rows reads them alone
+    few = _one_batch(*_random_ratings(n_rows=3, n_other=n_other, density=0.05, seed=3)[:3], 3, n_other)
+    assert 2 * len(few.distinct) < n_other
+    dense_few = torch.zeros(3, n_other).index_put_((few.segment, few.columns), few.inputs, accumulate=True)
+    torch.testing.assert_close(layer(few, few.inputs), dense_few @ layer.weight + layer.bias, rtol=1e-5, atol=1e-5)
 
 
 def test_latent_mean_input_is_average_of_rated_embeddings():
@@ -195,10 +199,12 @@ def test_gradients_reach_both_sides_encoders(scopes):
     tables = {name + ".weight": module for name, module in model.named_modules()
               if hasattr(module, "take_gradient")}
     for name, parameter in model.named_parameters():
-        # The latent-input tables hand their gradient's factors to the row-wise optimiser.
+        # The row-stepped tables hand their gradient (the latent inputs: its factors) to the
+        # row-wise optimiser.
         if name in tables:
-            _, inputs, output_gradient = tables[name].take_gradient()
-            gradient = torch.bmm(inputs.unsqueeze(2), output_gradient.unsqueeze(1))
+            pending = tables[name].take_gradient()
+            gradient = (torch.bmm(pending[1].unsqueeze(2), pending[2].unsqueeze(1)) if len(pending) == 3
+                        else pending[1])
         else:
             gradient = parameter.grad
         assert gradient is not None, name
