@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, ParameterGrid
+from threadpoolctl import threadpool_limits
 
 from .. import baselines
 from .._crossvae import PAPER_PARAMS, CrossFeedbackVAERegressor, _sparse_sides
@@ -154,7 +155,7 @@ _PAPER_DENSITIES = (0.01, 0.02, 0.03, 0.05, 0.10)
 BUDGETS = {
     "smoke": Budget("smoke", ("synthetic-a", "synthetic-b", "synthetic-c"), (0, 1), 2, _TOY_PARAMS,
                     (0.3, 0.5), 1, 3, max_components=16),
-    "standard": Budget("standard", ("ml-100k", "filmtrust", "ciaodvd", "ciao"), (0, 1, 2), 2, {},
+    "standard": Budget("standard", ("ml-100k", "filmtrust", "ciaodvd"), (0, 1, 2), 2, {},
                        _PAPER_DENSITIES, 1, 60),
     "full": Budget("full", ("ml-100k", "filmtrust", "ciaodvd", "ciao", "epinions", "ml-1m", "ml-10m",
                             "ml-20m", "amazon-pet", "amazon-kindle"), (0, 1, 2), None, {},
@@ -433,7 +434,7 @@ def _key(*parts):
 
 
 def _pending_fits(budget, datasets, records):
-    """``(model, fits, training ratings per fit)`` of every unit not yet recorded."""
+    """``(model, data set, fits, training ratings per fit)`` of every unit not yet recorded."""
     pending = []
     for name, (X, _) in datasets.items():
         n_train = 0.7 * len(X)
@@ -441,30 +442,31 @@ def _pending_fits(budget, datasets, records):
             for model, (_, grid) in MODELS.items():
                 if _key("table3", name, model, seed) not in records:
                     n = len(ParameterGrid(sample_grid(grid, budget.candidates, seed, budget.max_components)))
-                    pending.append((model, n + 1, n_train))
+                    pending.append((model, name, n + 1, n_train))
             if list(datasets).index(name) < budget.ablation_datasets:
                 n = len(ParameterGrid(sample_grid(paper_param_grid("full"), budget.candidates, seed,
                                                   budget.max_components)))
-                pending += [(OURS, n + 1, n_train) for base in ABLATION_BASES for label, _ in ABLATION
+                pending += [(OURS, name, n + 1, n_train) for base in ABLATION_BASES for label, _ in ABLATION
                             if _key("ablation", name, base, label, seed) not in records]
             # Fig. 3 fits our model and the 3 baselines Table 3 selects (ours stands for their cost)
             searched = any(key.startswith(f"table3/{name}/") for key in records.items)
             for model in [OURS, *top_baselines(records, name)] if searched else [None] * 4:
                 selected = model is None or "best_params" in records.items.get(
                     _key("table3", name, model, seed), {})
-                pending += [(OURS, 1, density * len(X)) for density in budget.densities
+                pending += [(OURS, name, 1, density * len(X)) for density in budget.densities
                             if selected and _key("sparsity", name, model, seed, density) not in records]
     name, (X, _) = next(iter(datasets.items()))
     for seed in budget.seeds:
         # a convergence curve is ``iterations`` one-iteration fits: about iterations / 30 fits' time
-        pending += [(OURS, budget.iterations / 30, 0.7 * len(X)) for variant, _, _ in VARIANTS
+        pending += [(OURS, name, budget.iterations / 30, 0.7 * len(X)) for variant, _, _ in VARIANTS
                     if _key("convergence", name, variant, seed) not in records]
     return pending
 
 
 def _calibrate(budget, models, X, y, seed=0, n_ratings=20_000):
-    """Seconds per training rating of one fit of each model's first candidate on a sample (a
-    small sample overstates the per-rating cost: small data take more iterations)."""
+    """Seconds per training rating of one fit of each model's first candidate on a sample, on
+    one thread as a search's workers fit (a small sample overstates the per-rating cost: small
+    data take more iterations)."""
     rng = np.random.RandomState(seed)
     sample = rng.choice(len(y), min(n_ratings, len(y)), replace=False)
     costs = {}
@@ -474,12 +476,34 @@ def _calibrate(budget, models, X, y, seed=0, n_ratings=20_000):
         estimator = _set_fixed(factory().set_params(random_state=seed, **params), budget)
         started = time.perf_counter()
         try:
-            with _quiet():
+            with _quiet(), threadpool_limits(1):
                 estimator.fit(X[sample], y[sample])
         except Exception:  # a failing candidate still took its time
             pass
         costs[model] = (time.perf_counter() - started) / len(sample)
     return costs
+
+
+def _recorded_costs(records, datasets):
+    """Seconds per training rating of each (model, data set)'s recorded final fits."""
+    seconds = {}
+    for record in records.of_part("table3"):
+        if "test" in record and record["dataset"] in datasets:
+            n_train = 0.7 * len(datasets[record["dataset"]][0])
+            seconds.setdefault((record["model"], record["dataset"]), []).append(record["fit_seconds"] / n_train)
+    return {key: float(np.mean(values)) for key, values in seconds.items()}
+
+
+def _estimate(budget, datasets, records, pending):
+    """Single-process seconds of the ``pending`` fits: each model's recorded cost on the data
+    set where there is one, else one timed fit per model on a sample of the first data set."""
+    recorded = _recorded_costs(records, datasets)
+    timed = {model for model, name, _, _ in pending if (model, name) not in recorded}
+    costs = _calibrate(budget, timed, *next(iter(datasets.values()))) if timed else {}
+    seconds = sum(fits * ratings * recorded.get((model, name), costs.get(model, 0.0))
+                  for model, name, fits, ratings in pending)
+    measured = sum(1 for model, name, _, _ in pending if (model, name) in recorded)
+    return seconds, f"{measured} of {len(pending)} units costed from recorded fits, the others from one timed fit per model on a sample"
 
 
 def _dask_backend(scheduler):
@@ -514,10 +538,11 @@ def run_reproduce(data_home=None, budget="smoke", output=None, n_jobs=None, sche
         Folder of the records and the report (default: ``reproduce-<budget>``). A rerun with
         the same folder skips every unit already recorded.
     n_jobs : int, default=None
-        Candidates of a search fitted at the same time (joblib's meaning).
+        Fits run at the same time (joblib's meaning): a search's candidates, and the fits of
+        Fig. 3 and Fig. 4.
     scheduler : str, default=None
-        Address of a ``dask.distributed`` scheduler: the searches run there through joblib's
-        Dask backend.
+        Address of a ``dask.distributed`` scheduler: the fits run there through joblib's Dask
+        backend.
     dry_run : bool, default=False
         Print the number of fits still to run and the time estimate, and stop there.
 
@@ -545,23 +570,22 @@ def run_reproduce(data_home=None, budget="smoke", output=None, n_jobs=None, sche
         raise DataNotFoundError(f"none of the {budget.name} budget's data sets was found under "
                                 f"{data_home or '$SKCROSSVAE_DATA'}: {', '.join(missing)}.")
     pending = _pending_fits(budget, datasets, records)
-    costs = _calibrate(budget, {model for model, _, _ in pending}, *next(iter(datasets.values())))
-    n_fits = round(sum(fits for _, fits, _ in pending))
-    seconds = sum(fits * ratings * costs[model] for model, fits, ratings in pending)
+    n_fits = round(sum(fits for _, _, fits, _ in pending))
+    seconds, basis = _estimate(budget, datasets, records, pending)
     print(f"budget {budget.name}: data sets {', '.join(datasets)}"
           + (f" (absent: {', '.join(missing)})" if missing else "")
           + f"; seeds {list(budget.seeds)}; {len(records.items)} units already recorded in "
           f"{records.path}", flush=True)
-    print(f"about {n_fits} fits to run, roughly {seconds / 60:.0f} minutes on one process "
-          "(estimated from one timed fit per model on a sample)", flush=True)
+    print(f"about {n_fits} fits to run, roughly {seconds / 60:.0f} minutes on one process ({basis})",
+          flush=True)
     if dry_run:
         return None
     started = time.perf_counter()
     with _dask_backend(scheduler):
         _run_table3(budget, datasets, records, n_jobs)
         _run_ablation(budget, datasets, records, n_jobs)
-        _run_sparsity(budget, datasets, records)
-        _run_convergence(budget, datasets, records)
+        _run_sparsity(budget, datasets, records, n_jobs)
+        _run_convergence(budget, datasets, records, n_jobs)
     path = write_report(records, budget, list(datasets), missing, seconds_this_run=time.perf_counter() - started)
     print(f"report written to {path}", flush=True)
     return path
@@ -616,27 +640,39 @@ def top_baselines(records, dataset, n=3):
     return sorted(scores, key=lambda model: np.mean(scores[model]))[:n]
 
 
-def _run_sparsity(budget, datasets, records):
+def _run_sparsity(budget, datasets, records, n_jobs):
+    units = []
     for name, (X, y) in datasets.items():
         models = [OURS] + top_baselines(records, name)
         for seed in budget.seeds:
             for density in budget.densities:
-                split = _paper_split(name, X, y, seed, density)
+                split = None
                 for model in models:
                     key = _key("sparsity", name, model, seed, density)
                     selected = records.items.get(_key("table3", name, model, seed), {})
                     if key in records or "best_params" not in selected:
                         continue
+                    split = split or _paper_split(name, X, y, seed, density)
                     factory = MODELS[model][0]
                     estimator = _set_fixed(factory().set_params(
                         random_state=seed, **_params_from_json(selected["best_params"])), budget)
-                    record = records.add(key, part="sparsity", dataset=name, model=model, seed=seed,
-                                         density=density, n_fits=1, **_fit_and_test(estimator, split))
-                    _report_unit(key, record)
+                    fields = dict(part="sparsity", dataset=name, model=model, seed=seed, density=density, n_fits=1)
+                    units.append((key, fields, _fit_and_test, (estimator, split)))
+    _run_units(units, records, n_jobs)
 
 
-def _run_convergence(budget, datasets, records):
+def _convergence_unit(params, split, iterations):
+    started = time.perf_counter()
+    try:
+        outcome = dict(curve=convergence_curve(params, split, iterations))
+    except Exception as exc:
+        outcome = dict(error=f"{type(exc).__name__}: {exc}")
+    return dict(outcome, fit_seconds=time.perf_counter() - started)
+
+
+def _run_convergence(budget, datasets, records, n_jobs):
     name, (X, y) = next(iter(datasets.items()))
+    units = []
     for seed in budget.seeds:
         split = _paper_split(name, X, y, seed)
         for variant, description, overrides in VARIANTS:
@@ -645,15 +681,24 @@ def _run_convergence(budget, datasets, records):
                 continue
             params = {**PAPER_PARAMS, **overrides, **budget.fixed_params.get(CrossFeedbackVAERegressor.__name__, {}),
                       "random_state": seed}
-            started = time.perf_counter()
-            try:
-                outcome = dict(curve=convergence_curve(params, split, budget.iterations))
-            except Exception as exc:
-                outcome = dict(error=f"{type(exc).__name__}: {exc}")
-            record = records.add(key, part="convergence", dataset=name, variant=variant,
-                                 description=description, seed=seed, n_fits=budget.iterations,
-                                 fit_seconds=time.perf_counter() - started, **outcome)
-            _report_unit(key, record)
+            fields = dict(part="convergence", dataset=name, variant=variant, description=description, seed=seed,
+                          n_fits=budget.iterations)
+            units.append((key, fields, _convergence_unit, (params, split, budget.iterations)))
+    _run_units(units, records, n_jobs)
+
+
+def _keyed(key, function, args):
+    return key, function(*args)
+
+
+def _run_units(units, records, n_jobs):
+    """Run independent units ``(key, record fields, function, args)`` on joblib (``n_jobs``, or
+    the Dask backend when one is configured), recording each as soon as it finishes."""
+    fields = {key: unit_fields for key, unit_fields, _, _ in units}
+    results = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        joblib.delayed(_keyed)(key, function, args) for key, _, function, args in units)
+    for key, outcome in results:
+        _report_unit(key, records.add(key, **fields[key], **outcome))
 
 
 def _report_unit(key, record):

@@ -83,15 +83,16 @@ def build_parser():
                            help="folder holding the data sets (default: $SKCROSSVAE_DATA)")
     reproduce.add_argument("--budget", choices=list(BUDGETS), default="smoke",
                            help="smoke: every step at toy size on synthetic data (minutes); standard: "
-                                "ML-100K, FilmTrust, CiaoDVD, Ciao with seeded grid samples (hours); "
+                                "ML-100K, FilmTrust, CiaoDVD with seeded grid samples (hours); "
                                 "full: the paper's grids on every data set present (default: smoke)")
     reproduce.add_argument("--output", default=None, metavar="DIR",
                            help="folder of the records and the report; a rerun resumes it "
                                 "(default: reproduce-BUDGET)")
     reproduce.add_argument("--n-jobs", type=int, default=None, metavar="N",
-                           help="candidates of a search fitted at the same time (joblib; -1: all CPUs)")
+                           help="fits run at the same time: a search's candidates, Fig. 3's and Fig. 4's fits "
+                                "(joblib; -1: all CPUs)")
     reproduce.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                           help="run the searches on this dask.distributed scheduler (joblib's Dask backend)")
+                           help="run the fits on this dask.distributed scheduler (joblib's Dask backend)")
     reproduce.add_argument("--dry-run", action="store_true",
                            help="print the number of fits still to run and a time estimate, then stop")
     return parser

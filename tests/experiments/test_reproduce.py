@@ -31,11 +31,11 @@ SMOKE = BUDGETS["smoke"]
 
 @pytest.fixture(scope="module")
 def smoke_report(tmp_path_factory):
-    """The smoke budget run once into a fresh folder: (folder, printed output)."""
+    """The smoke budget run once into a fresh folder, two fits at a time: (folder, printed output)."""
     folder = tmp_path_factory.mktemp("reproduce")
     out = io.StringIO()  # module-scoped fixtures cannot use capsys
     with contextlib.redirect_stdout(out):
-        assert main(["reproduce", "--budget", "smoke", "--output", str(folder)]) == 0
+        assert main(["reproduce", "--budget", "smoke", "--output", str(folder), "--n-jobs", "2"]) == 0
     return folder, out.getvalue()
 
 
@@ -79,6 +79,18 @@ def test_rerun_resumes_without_refitting(smoke_report, capsys):
 
 
 @pytest.mark.slow
+def test_the_estimate_of_a_resumed_run_uses_the_recorded_fits(smoke_report, tmp_path, capsys):
+    folder, _ = smoke_report
+    lines = (folder / "records.jsonl").read_text().splitlines(keepends=True)
+    kept = [line for line in lines if json.loads(line)["part"] not in ("sparsity", "convergence")]
+    (tmp_path / "records.jsonl").write_text("".join(kept))
+    run_reproduce(budget="smoke", output=tmp_path, dry_run=True)
+    printed = capsys.readouterr().out
+    pending = len(lines) - len(kept)  # our model's units, costed from its recorded final fits
+    assert f"{pending} of {pending} units costed from recorded fits" in printed
+
+
+@pytest.mark.slow
 def test_another_budget_in_the_same_folder_is_refused(smoke_report):
     folder, _ = smoke_report
     with pytest.raises(ValueError, match="'smoke' budget; resume with --budget smoke"):
@@ -119,7 +131,7 @@ def test_rule_scope_follows_the_paper_s_sparsity_rule():
 
 
 def test_missing_data_sets_are_named(tmp_path):
-    with pytest.raises(DataNotFoundError, match="ml-100k, filmtrust, ciaodvd, ciao"):
+    with pytest.raises(DataNotFoundError, match="ml-100k, filmtrust, ciaodvd"):
         run_reproduce(data_home=tmp_path, budget="standard", output=tmp_path / "out")
 
 
