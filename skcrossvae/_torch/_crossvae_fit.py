@@ -14,7 +14,7 @@ from ._layers import LatentConcatInput
 from ._optim import TableRMSprop, adam
 
 
-#: Latent-input tables with more weights than this (512 MiB in float32) keep no average.
+#: Row-stepped tables with more weights than this (512 MiB in float32) keep no average.
 LARGE_TABLE = 2**27
 
 #: Early stopping copies tensors with more entries than this (64 MiB in float32) to a temporary
@@ -111,8 +111,9 @@ class CrossFeedbackTrainer:
             feedback = (torch.randn(shape_users, generator=generator, device=device),
                         torch.randn(shape_items, generator=generator, device=device))
         self.feedback_users, self.feedback_items = feedback
-        # The latent-input tables (94 % of the weights on MovieLens-100K, far more on sparse data)
-        # take row-wise steps; every other weight takes Adam's step.
+        # The first layers' tables (one row per user or item of the other side: 94 % of the
+        # weights on MovieLens-100K, more on sparse data) take row-wise steps; every other
+        # weight takes Adam's step.
         self.tables = [module for module in model.modules() if hasattr(module, "step_rows")]
         table_weights = {id(table.weight) for table in self.tables}
         self.dense_parameters = [p for p in model.parameters() if id(p) not in table_weights]
@@ -224,8 +225,8 @@ class CrossFeedbackTrainer:
         self.iteration_decay = 1.0
 
     def _nested_iteration(self):
-        with _deferred_table_steps(_tables(self.model.user_encoder), self.feedback_items), \
-                _deferred_table_steps(_tables(self.model.item_encoder), self.feedback_users):
+        with _deferred_table_steps(_latent_tables(self.model.user_encoder), self.feedback_items), \
+                _deferred_table_steps(_latent_tables(self.model.item_encoder), self.feedback_users):
             return self._nested_steps()
 
     def _nested_steps(self):
@@ -269,7 +270,7 @@ class CrossFeedbackTrainer:
         for encoder, batches, other_name, own_name, beta in phases:
             refreshed = torch.empty_like(getattr(self, own_name))
             other = getattr(self, other_name)
-            with _deferred_table_steps(_tables(encoder), other):
+            with _deferred_table_steps(_latent_tables(encoder), other):
                 self._alternating_phase(encoder, batches, other, refreshed, beta, total)
             setattr(self, own_name, refreshed)
         return total.item() / 2
@@ -375,7 +376,7 @@ class CrossFeedbackTrainer:
             self._snapshots = None
 
 
-def _tables(module):
+def _latent_tables(module):
     """The latent-input tables of ``module``."""
     return [layer for layer in module.modules() if isinstance(layer, LatentConcatInput)]
 

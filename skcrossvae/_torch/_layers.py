@@ -153,8 +153,7 @@ class RowSteppedSparseInput(SparseInput):
         """Forget the last gradient (a fitted model keeps none)."""
         self.pending_gradient = None
 
-    @staticmethod
-    def mean_squares(pending):
+    def mean_squares(self, pending):
         """Mean square of each row's gradient."""
         return pending[1].square().mean(1)
 
@@ -248,19 +247,19 @@ class _ProjectRows(torch.autograd.Function):
         ctx.layer, ctx.rows = layer, rows
         inputs = feedback if rows is None else feedback[rows]
         ctx.save_for_backward(inputs)
-        if rows is None:
-            projected = torch.bmm(inputs.unsqueeze(1), weight).squeeze(1)
-        else:
-            n_components = weight.shape[1]
-            vectors = (rows[:, None] * n_components + torch.arange(n_components, device=rows.device)).flatten()
-            offsets = torch.arange(0, len(vectors), n_components, device=rows.device)
-            projected = F.embedding_bag(vectors, weight.view(-1, weight.shape[2]), offsets, mode="sum",
-                                        per_sample_weights=inputs.flatten())
         if layer.deferred is not None:
-            # the rows' deferred updates v_j g_j^T add |v_j|^2 g_j to v_j @ Phi0[j]
-            deferred = layer.deferred if rows is None else layer.deferred[rows]
-            projected = projected.addcmul_(inputs.square().sum(1, keepdim=True), deferred)
-        return projected
+            # The table holds still while its steps are deferred: a row's projection is the one
+            # taken when deferral began plus |v_j|^2 d_j, the deferred update v_j d_j^T's share.
+            if rows is None:
+                return torch.addcmul(layer.deferred_start, layer.deferred_norms, layer.deferred)
+            return torch.addcmul(layer.deferred_start[rows], layer.deferred_norms[rows], layer.deferred[rows])
+        if rows is None:
+            return torch.bmm(inputs.unsqueeze(1), weight).squeeze(1)
+        n_components = weight.shape[1]
+        vectors = (rows[:, None] * n_components + torch.arange(n_components, device=rows.device)).flatten()
+        offsets = torch.arange(0, len(vectors), n_components, device=rows.device)
+        return F.embedding_bag(vectors, weight.view(-1, weight.shape[2]), offsets, mode="sum",
+                               per_sample_weights=inputs.flatten())
 
     @staticmethod
     def backward(ctx, grad):
@@ -284,7 +283,8 @@ class LatentConcatInput(nn.Module):
     alternating schedule), every step changes row ``j`` by a multiple of ``v_j g^T``, so the
     steps can add up in one vector per row, ``Phi0[j] = table[j] + v_j d_j^T``
     (:meth:`defer_updates`), and reach the table once at the end (:meth:`apply_deferred_updates`):
-    a step then writes ``width`` numbers per row instead of ``K × width``.
+    a step then reads and writes ``width`` numbers per row instead of ``K × width`` (the rows'
+    projections ``v_j @ table[j]`` are taken once, when deferral begins).
     """
 
     def __init__(self, n_other, n_components, out_features, generator, device=None):
@@ -294,6 +294,7 @@ class LatentConcatInput(nn.Module):
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
         self.pending_gradient = None
         self.deferred = self.deferred_inputs = self.deferred_rows = None
+        self.deferred_start = self.deferred_norms = None
 
     def grow(self, n_rows, generator):
         """Add rows (new ids of the other side), drawn as a layer of ``n_rows`` rows draws them."""
@@ -316,28 +317,27 @@ class LatentConcatInput(nn.Module):
         _, inputs, output_gradient = pending
         return inputs.square().sum(1) * output_gradient.square().sum(1) / self.weight[0].numel()
 
-    def step_rows(self, pending, coefficients):
-        """Defer the steps ``table[j] += v_j (c_j g_j)^T`` of the rows of ``pending``."""
-        rows, _, output_gradient = pending
-        self.defer_step(rows, coefficients, output_gradient)
-
     def defer_updates(self, feedback):
         """From now on, and while the layer reads ``feedback``, row steps add up in
         :attr:`deferred` (``n_other × width``) instead of reaching the table."""
         self.deferred_inputs = feedback
         self.deferred = torch.zeros(self.weight.shape[0], self.weight.shape[2], device=self.weight.device)
         self.deferred_rows = torch.zeros(self.weight.shape[0], dtype=torch.bool, device=self.weight.device)
+        with torch.no_grad():  # every row's projection, once for all the deferred steps
+            self.deferred_start = torch.bmm(feedback.unsqueeze(1), self.weight.detach()).squeeze(1)
+            self.deferred_norms = feedback.square().sum(1, keepdim=True)
 
     @torch.no_grad()
-    def defer_step(self, rows, coefficients, vectors):
-        """Defer the step ``table[j] += v_j (c_j g_j)^T`` of ``rows`` (every row when None)."""
+    def step_rows(self, pending, coefficients):
+        """Defer the steps ``table[j] += v_j (c_j g_j)^T`` of the rows of ``pending``."""
         if self.deferred is None:
             raise RuntimeError("the table takes its steps between defer_updates and apply_deferred_updates")
+        rows, _, output_gradient = pending
         if rows is None:
-            self.deferred.addcmul_(coefficients[:, None], vectors)
+            self.deferred.addcmul_(coefficients[:, None], output_gradient)
             self.deferred_rows.fill_(True)
         else:
-            self.deferred.index_add_(0, rows, vectors * coefficients[:, None])
+            self.deferred.index_add_(0, rows, output_gradient.mul_(coefficients[:, None]))
             self.deferred_rows[rows] = True
 
     @torch.no_grad()
@@ -351,6 +351,7 @@ class LatentConcatInput(nn.Module):
             rows = self.deferred_rows.nonzero().squeeze(1)
             add_outer_products(self.weight.detach(), rows, self.deferred_inputs[rows], self.deferred[rows])
         self.deferred = self.deferred_inputs = self.deferred_rows = None
+        self.deferred_start = self.deferred_norms = None
 
     def forward(self, batch, feedback, entry_weights=None):
         """The batch's rows of ``Z @ Phi0 + b``; ``entry_weights`` optionally weight each entry

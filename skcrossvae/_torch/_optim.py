@@ -1,5 +1,5 @@
 """The optimiser every torch model of the package trains with, and its row-wise form for the
-latent-input tables."""
+tables of the encoders' first layers."""
 
 import torch
 
@@ -10,8 +10,9 @@ def adam(parameters, learning_rate, device):
 
 
 class TableRMSprop:
-    """The optimiser of the latent-input tables: one second moment per row, as optimisers of
-    embedding tables keep (row-wise RMSprop with Adam's bias correction, without momentum).
+    """The optimiser of the encoders' first-layer tables (the rating and latent inputs, one row
+    per user or item of the other side): one second moment per row, as optimisers of embedding
+    tables keep (row-wise RMSprop with Adam's bias correction, without momentum).
 
     A step reads only the rows its batch rated: ``v_r = beta2 v_r + (1 - beta2) mean(g_r^2)``,
     ``w_r -= lr g_r / (sqrt(v_r / (1 - beta2^n_r)) + eps)`` with ``n_r`` the row's number of
@@ -21,8 +22,9 @@ class TableRMSprop:
 
     Parameters
     ----------
-    layers : list of LatentConcatInput
-        The tables; each holds the gradient of its last backward pass (``take_gradient``).
+    layers : list of RowSteppedSparseInput or LatentConcatInput
+        The tables; each holds the gradient of its last backward pass (``take_gradient``), says
+        its rows' mean squares (``mean_squares``) and takes the rows' steps (``step_rows``).
     learning_rate : float
     """
 
