@@ -130,18 +130,25 @@ def _bandwidth_gb_per_s():
 
 
 def _bytes_per_iteration(model, X, y):
-    """Bytes one iteration must move: Adam (read parameter, gradient and two moments, write
-    three) and the weight average (read two, write one) over every parameter at every step, and
-    the latent-input tables read in the forward pass and their gradient written in the backward
-    pass, once per step and side."""
+    """Bytes one iteration must move. At every step: Adam (read parameter, gradient and two
+    moments, write three) and the weight average (read two, write one) over the dense weights;
+    the rating-input tables read in the forward pass, their gradient written in the backward
+    pass and read, with the table read and written, by the row-wise step; the latent-input
+    tables' row projections and deferred updates read and the updates written (one width-sized
+    vector per row). Once per iteration: the latent-input tables read for their projections and
+    read and written when the deferred updates land, and every table's average (read two,
+    write one)."""
     n_users, n_items = model.n_users_, model.n_items_
     user_batches = -(-n_users // model.batch_sizes_[0])
     item_batches = -(-n_items // model.batch_sizes_[1])
     steps = user_batches * item_batches
-    parameters = sum(p.numel() for p in model.module_.parameters())
-    tables = sum(encoder.latent_input.weight.numel()
-                 for encoder in (model.module_.user_encoder, model.module_.item_encoder))
-    return steps * 4 * ((7 + 3) * parameters + 2 * tables)
+    encoders = (model.module_.user_encoder, model.module_.item_encoder)
+    latent = sum(encoder.latent_input.weight.numel() for encoder in encoders)
+    latent_rows = sum(encoder.latent_input.weight.numel() // encoder.latent_input.weight.shape[1]
+                      for encoder in encoders)
+    rating = sum(encoder.observed_input.weight.numel() for encoder in encoders)
+    dense = sum(p.numel() for p in model.module_.parameters()) - latent - rating
+    return 4 * (steps * (10 * dense + 3 * latent_rows + 5 * rating) + 3 * latent + 3 * (latent + rating))
 
 
 def _part_iteration(data_home):
