@@ -1,6 +1,7 @@
 """Building blocks whose initialisation draws from an explicit generator (never the global RNG)."""
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -124,34 +125,38 @@ class SparseInput(nn.Module):
         self.weight = _grown_parameter(self.weight, n_rows, 1.0 / math.sqrt(n_rows), generator)
 
 
-class RowSteppedSparseInput(SparseInput):
-    """A :class:`SparseInput` whose weight takes row-wise steps (the encoders' rating input).
+class _RowSteppedTable:
+    """The gradient hand-over of a table whose rows take row-wise steps: the backward pass
+    leaves ``pending_gradient`` for :class:`~skcrossvae._torch._optim.TableRMSprop` instead of
+    giving autograd a table-sized gradient."""
 
-    A batch rates a few of the weight's rows on sparse data (it has one row per item of the
-    catalogue); a dense gradient and a dense optimiser step over every row would cost far more
-    than the batch's arithmetic. The backward keeps the gradient of the rated rows only
-    (:meth:`take_gradient`) for :class:`~skcrossvae._torch._optim.TableRMSprop`.
-    """
-
-    def __init__(self, n_rows, fan_in, out_features, generator, device=None):
-        super().__init__(n_rows, fan_in, out_features, generator, device)
-        self.pending_gradient = None
-
-    def forward(self, batch, values):
-        """``X @ W0 + b`` for the batch's rows, ``X`` holding ``values`` at its pattern."""
-        if 2 * len(batch.distinct) >= len(self.weight):
-            return _RowProduct.apply(self.weight, values, batch.pattern, None, self) + self.bias
-        return _RowProduct.apply(self.weight, values, batch.distinct_pattern, batch.distinct, self) + self.bias
+    pending_gradient = None
 
     def take_gradient(self):
-        """``(rows, gradient)`` of the last backward pass (``rows`` None: every row), then
-        forget it; None when there was no backward pass since."""
+        """The gradient of the last backward pass (its form is the layer's), then forget it;
+        None when there was no backward pass since."""
         pending, self.pending_gradient = self.pending_gradient, None
         return pending
 
     def release_gradient(self):
         """Forget the last gradient (a fitted model keeps none)."""
         self.pending_gradient = None
+
+
+class RowSteppedSparseInput(_RowSteppedTable, SparseInput):
+    """A :class:`SparseInput` whose weight takes row-wise steps (the encoders' rating input).
+
+    A batch rates a few of the weight's rows on sparse data (it has one row per item of the
+    catalogue); a dense gradient and a dense optimiser step over every row would cost far more
+    than the batch's arithmetic. The backward keeps the gradient of the rated rows only,
+    ``(rows, gradient)`` (``rows`` None: every row), for :meth:`take_gradient`.
+    """
+
+    def forward(self, batch, values):
+        """``X @ W0 + b`` for the batch's rows, ``X`` holding ``values`` at its pattern."""
+        if 2 * len(batch.distinct) >= len(self.weight):
+            return _RowProduct.apply(self.weight, values, batch.pattern, None, self) + self.bias
+        return _RowProduct.apply(self.weight, values, batch.distinct_pattern, batch.distinct, self) + self.bias
 
     def mean_squares(self, pending):
         """Mean square of each row's gradient."""
@@ -250,9 +255,10 @@ class _ProjectRows(torch.autograd.Function):
         if layer.deferred is not None:
             # The table holds still while its steps are deferred: a row's projection is the one
             # taken when deferral began plus |v_j|^2 d_j, the deferred update v_j d_j^T's share.
+            deferred = layer.deferred
             if rows is None:
-                return torch.addcmul(layer.deferred_start, layer.deferred_norms, layer.deferred)
-            return torch.addcmul(layer.deferred_start[rows], layer.deferred_norms[rows], layer.deferred[rows])
+                return torch.addcmul(deferred.start, deferred.norms, deferred.vectors)
+            return torch.addcmul(deferred.start[rows], deferred.norms[rows], deferred.vectors[rows])
         if rows is None:
             return torch.bmm(inputs.unsqueeze(1), weight).squeeze(1)
         n_components = weight.shape[1]
@@ -268,7 +274,32 @@ class _ProjectRows(torch.autograd.Function):
         return None, None, None, None
 
 
-class LatentConcatInput(nn.Module):
+@dataclass
+class _DeferredSteps:
+    """A latent-input table's steps while they are deferred (:meth:`LatentConcatInput.defer_updates`).
+
+    Attributes
+    ----------
+    inputs : Tensor (n_other, K)
+        The embeddings ``v`` the steps were taken with.
+    start : Tensor (n_other, width)
+        Each row's projection ``v_j @ table[j]`` when deferral began.
+    norms : Tensor (n_other, 1)
+        ``|v_j|^2``.
+    vectors : Tensor (n_other, width)
+        ``d_j``: the deferred update of row ``j`` is ``v_j d_j^T``.
+    stepped : Tensor of bool (n_other,)
+        The rows that took a step.
+    """
+
+    inputs: torch.Tensor
+    start: torch.Tensor
+    norms: torch.Tensor
+    vectors: torch.Tensor
+    stepped: torch.Tensor
+
+
+class LatentConcatInput(_RowSteppedTable, nn.Module):
     """First layer over the paper's latent input ``Z`` (masked concatenation of embeddings).
 
     Row ``i`` of ``Z @ Phi0`` is ``sum over rated j of v_j @ Phi0[j]`` with ``Phi0`` viewed as
@@ -277,12 +308,14 @@ class LatentConcatInput(nn.Module):
     is ``O(distinct × K × width + ratings × width)`` instead of ``O(ratings × K × width)``, and
     ``Z`` is never built. When a batch rates at least half of the other side's rows, every row
     is projected (one pass over the table instead of visiting most of it). The table's gradient
-    is kept in factored form for :class:`~skcrossvae._torch._optim.TableRMSprop`.
+    is kept in factored form, ``(rows, inputs, output_gradient)``: row ``rows[r]`` (every row
+    when ``rows`` is None) has the gradient ``outer(inputs[r], output_gradient[r])``.
 
     While the other side's embeddings ``v`` stay fixed (one iteration, or one phase of the
     alternating schedule), every step changes row ``j`` by a multiple of ``v_j g^T``, so the
     steps can add up in one vector per row, ``Phi0[j] = table[j] + v_j d_j^T``
-    (:meth:`defer_updates`), and reach the table once at the end (:meth:`apply_deferred_updates`):
+    (:meth:`defer_updates`, :class:`_DeferredSteps`), and reach the table once at the end
+    (:meth:`apply_deferred_updates`):
     a step then reads and writes ``width`` numbers per row instead of ``K × width`` (the rows'
     projections ``v_j @ table[j]`` are taken once, when deferral begins).
     """
@@ -292,25 +325,12 @@ class LatentConcatInput(nn.Module):
         bound = 1.0 / math.sqrt(n_other * n_components)
         self.weight = _uniform_parameter((n_other, n_components, out_features), bound, generator, device)
         self.bias = _uniform_parameter((out_features,), bound, generator, device)
-        self.pending_gradient = None
-        self.deferred = self.deferred_inputs = self.deferred_rows = None
-        self.deferred_start = self.deferred_norms = None
+        self.deferred = None
 
     def grow(self, n_rows, generator):
         """Add rows (new ids of the other side), drawn as a layer of ``n_rows`` rows draws them."""
         bound = 1.0 / math.sqrt(n_rows * self.weight.shape[1])
         self.weight = _grown_parameter(self.weight, n_rows, bound, generator)
-
-    def take_gradient(self):
-        """``(rows, inputs, output_gradient)`` of the last backward pass, then forget it: row
-        ``rows[r]`` (every row when ``rows`` is None) has the gradient
-        ``outer(inputs[r], output_gradient[r])``. None when there was no backward pass since."""
-        pending, self.pending_gradient = self.pending_gradient, None
-        return pending
-
-    def release_gradient(self):
-        """Forget the last gradient (a fitted model keeps none)."""
-        self.pending_gradient = None
 
     def mean_squares(self, pending):
         """Mean square of each row's gradient, from its two factors."""
@@ -319,13 +339,16 @@ class LatentConcatInput(nn.Module):
 
     def defer_updates(self, feedback):
         """From now on, and while the layer reads ``feedback``, row steps add up in
-        :attr:`deferred` (``n_other × width``) instead of reaching the table."""
-        self.deferred_inputs = feedback
-        self.deferred = torch.zeros(self.weight.shape[0], self.weight.shape[2], device=self.weight.device)
-        self.deferred_rows = torch.zeros(self.weight.shape[0], dtype=torch.bool, device=self.weight.device)
-        with torch.no_grad():  # every row's projection, once for all the deferred steps
-            self.deferred_start = torch.bmm(feedback.unsqueeze(1), self.weight.detach()).squeeze(1)
-            self.deferred_norms = feedback.square().sum(1, keepdim=True)
+        :attr:`deferred` instead of reaching the table."""
+        with torch.no_grad():
+            self.deferred = _DeferredSteps(
+                inputs=feedback,
+                # every row's projection, once for all the deferred steps
+                start=torch.bmm(feedback.unsqueeze(1), self.weight.detach()).squeeze(1),
+                norms=feedback.square().sum(1, keepdim=True),
+                vectors=torch.zeros(self.weight.shape[0], self.weight.shape[2], device=self.weight.device),
+                stepped=torch.zeros(self.weight.shape[0], dtype=torch.bool, device=self.weight.device),
+            )
 
     @torch.no_grad()
     def step_rows(self, pending, coefficients):
@@ -334,29 +357,28 @@ class LatentConcatInput(nn.Module):
             raise RuntimeError("the table takes its steps between defer_updates and apply_deferred_updates")
         rows, _, output_gradient = pending
         if rows is None:
-            self.deferred.addcmul_(coefficients[:, None], output_gradient)
-            self.deferred_rows.fill_(True)
+            self.deferred.vectors.addcmul_(coefficients[:, None], output_gradient)
+            self.deferred.stepped.fill_(True)
         else:
-            self.deferred.index_add_(0, rows, output_gradient.mul_(coefficients[:, None]))
-            self.deferred_rows[rows] = True
+            self.deferred.vectors.index_add_(0, rows, output_gradient.mul_(coefficients[:, None]))
+            self.deferred.stepped[rows] = True
 
     @torch.no_grad()
     def apply_deferred_updates(self):
         """Add the deferred steps to the table, ``table[j] += v_j d_j^T``, and stop deferring."""
-        if self.deferred is None:
+        deferred, self.deferred = self.deferred, None
+        if deferred is None:
             return
-        if self.deferred_rows.all():  # as after a full iteration: no gathered copies
-            add_outer_products(self.weight.detach(), None, self.deferred_inputs, self.deferred)
+        if deferred.stepped.all():  # as after a full iteration: no gathered copies
+            add_outer_products(self.weight.detach(), None, deferred.inputs, deferred.vectors)
         else:
-            rows = self.deferred_rows.nonzero().squeeze(1)
-            add_outer_products(self.weight.detach(), rows, self.deferred_inputs[rows], self.deferred[rows])
-        self.deferred = self.deferred_inputs = self.deferred_rows = None
-        self.deferred_start = self.deferred_norms = None
+            rows = deferred.stepped.nonzero().squeeze(1)
+            add_outer_products(self.weight.detach(), rows, deferred.inputs[rows], deferred.vectors[rows])
 
     def forward(self, batch, feedback, entry_weights=None):
         """The batch's rows of ``Z @ Phi0 + b``; ``entry_weights`` optionally weight each entry
         of a row's sum."""
-        if self.deferred is not None and feedback is not self.deferred_inputs:
+        if self.deferred is not None and feedback is not self.deferred.inputs:
             raise RuntimeError("the layer defers updates made with other embeddings; apply them first")
         if 2 * len(batch.distinct) >= len(self.weight):
             projected = _ProjectRows.apply(self.weight, feedback, None, self)

@@ -433,11 +433,16 @@ def _key(*parts):
     return "/".join(str(part) for part in parts)
 
 
+def _training_ratings(X):
+    """Ratings in the training part of the paper's split of ``X``."""
+    return 0.7 * len(X)
+
+
 def _pending_fits(budget, datasets, records):
     """``(model, data set, fits, training ratings per fit)`` of every unit not yet recorded."""
     pending = []
     for name, (X, _) in datasets.items():
-        n_train = 0.7 * len(X)
+        n_train = _training_ratings(X)
         for seed in budget.seeds:
             for model, (_, grid) in MODELS.items():
                 if _key("table3", name, model, seed) not in records:
@@ -458,7 +463,7 @@ def _pending_fits(budget, datasets, records):
     name, (X, _) = next(iter(datasets.items()))
     for seed in budget.seeds:
         # a convergence curve is ``iterations`` one-iteration fits: about iterations / 30 fits' time
-        pending += [(OURS, name, budget.iterations / 30, 0.7 * len(X)) for variant, _, _ in VARIANTS
+        pending += [(OURS, name, budget.iterations / 30, _training_ratings(X)) for variant, _, _ in VARIANTS
                     if _key("convergence", name, variant, seed) not in records]
     return pending
 
@@ -489,7 +494,7 @@ def _recorded_costs(records, datasets):
     seconds = {}
     for record in records.of_part("table3"):
         if "test" in record and record["dataset"] in datasets:
-            n_train = 0.7 * len(datasets[record["dataset"]][0])
+            n_train = _training_ratings(datasets[record["dataset"]][0])
             seconds.setdefault((record["model"], record["dataset"]), []).append(record["fit_seconds"] / n_train)
     return {key: float(np.mean(values)) for key, values in seconds.items()}
 

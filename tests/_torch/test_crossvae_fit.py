@@ -299,7 +299,7 @@ def test_deferred_table_steps_equal_steps_applied_at_once(schedule, density):
                 step()
                 for table in trainer.tables:
                     if getattr(table, "deferred", None) is not None:
-                        feedback = table.deferred_inputs
+                        feedback = table.deferred.inputs
                         table.apply_deferred_updates()
                         table.defer_updates(feedback)
 
