@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-FINAL_ITERATIONS = (0, 5, 10, 20, 30)
+FINAL_ITERATIONS = (0, 2, 5, 10, 20, 30)
 
 
 def _table(header, rows, widths=None):
@@ -34,19 +34,20 @@ def defaults_validation():
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     settings = []
     for row in rows:
-        key = json.dumps(row["params"], sort_keys=True)
+        key = (row["dataset"], json.dumps(row["params"], sort_keys=True))
         if key not in settings:
             settings.append(key)
     table = []
-    for key in settings:
-        curves = [row["held_out_by_final_iter"] for row in rows if json.dumps(row["params"], sort_keys=True) == key]
+    for dataset, params in settings:
+        curves = [row["held_out_by_final_iter"] for row in rows
+                  if (row["dataset"], json.dumps(row["params"], sort_keys=True)) == (dataset, params)]
         cells = []
         for k in FINAL_ITERATIONS:
             values = [curve[k] for curve in curves if len(curve) > k]
             cells.append(f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else "")
-        label = "defaults" if key == "{}" else f"``{key}``"
-        table.append([label, *cells, str(len(curves))])
-    header = ["setting", *(f"{k} final" for k in FINAL_ITERATIONS), "fits"]
+        label = "defaults" if params == "{}" else f"``{params}``"
+        table.append([dataset, label, *cells, str(len(curves))])
+    header = ["data set", "setting", *(f"{k} final" for k in FINAL_ITERATIONS), "fits"]
     return _table(header, table)
 
 

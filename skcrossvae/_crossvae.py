@@ -16,12 +16,8 @@ from ._torch_estimator import TORCH_PARAMETER_DOCS, TorchEstimator
 
 #: A side (users or items) is sparse when its median number of ratings per row is below this.
 #: ``attention='auto'`` attends globally on a sparse side and locally otherwise (Section 3.4);
-#: ``decoder='auto'`` adds baseline predictors when a side is sparse; ``input_dropout='auto'``
-#: hides ratings only when neither side is.
+#: ``decoder='auto'`` adds baseline predictors when a side is sparse.
 SPARSE_MEDIAN_RATINGS = 10
-
-#: ``input_dropout='auto'``: the share of ratings hidden from the encoders on dense data.
-AUTO_INPUT_DROPOUT = 0.5
 
 #: ``batch_size='auto'``: batches of this many rows, or larger ones where a side would need more
 #: than ``AUTO_MAX_BATCHES`` of them.
@@ -133,9 +129,9 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         What the dot product models: the raw ratings ('dot', the paper); the standardised ratings
         plus an encoded bias per user and item ('biased'); the same after damped-mean baseline
         predictors ('baseline'); 'auto': 'baseline' when users or items are sparse, else 'biased'.
-    input_dropout : float or 'auto', default='auto'
-        Share of the ratings hidden from both encoders at each step (the rest scaled up); 'auto':
-        {AUTO_INPUT_DROPOUT} when neither side is sparse, else 0 (the paper).
+    input_dropout : float, default=0.5
+        Share of the ratings hidden from both encoders at each step (the rest scaled up; 0: the
+        paper).
     weight_averaging : float, default=0.99
         Per-step decay of the moving average of the weights that prediction uses (0: the paper).
     final_iter : int or 'auto', default='auto'
@@ -164,7 +160,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         A prediction is ``decoder_offset_ + baseline_user_biases_[u] + baseline_item_biases_[i]
         + decoder_scale_ * (user_embeddings_[u] . item_embeddings_[i] + user_biases_[u] +
         item_biases_[i])``; ``noise_variance_`` is the noise part of the predictive variance.
-    decoder_, attention_scopes_, input_dropout_, batch_sizes_, final_iter_ : object
+    decoder_, attention_scopes_, batch_sizes_, final_iter_ : object
         The resolved 'auto' choices (``final_iter_`` is 0 without early stopping).
     n_iter_, best_iteration_, loss_curve_, validation_scores_, best_validation_score_ : object
         Iterations run (the final ones included) and the one early stopping chose; the negative
@@ -201,7 +197,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         "attention_norm": [StrOptions({"softmax", "ratio", "eq9"})],
         "schedule": [StrOptions({"nested", "alternating"})],
         "decoder": [StrOptions({"auto", "biased", "baseline", "dot"})],
-        "input_dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_averaging": [Interval(Real, 0, 1, closed="left")],
         "final_iter": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
     }
@@ -219,7 +215,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         attention_norm="softmax",
         schedule="nested",
         decoder="auto",
-        input_dropout="auto",
+        input_dropout=0.5,
         weight_averaging=0.99,
         final_iter="auto",
         max_iter=200,
@@ -350,14 +346,9 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         """Resolve the 'auto' parameters on the training ratings (a warm start keeps the first
         fit's architecture choices, which its networks were trained for)."""
         self._check_pairs()
-        sparse_sides = _sparse_sides(train)
-        known = None if incremental else sparse_sides
+        known = None if incremental else _sparse_sides(train)
         self.attention_scopes_ = self._attention_scopes(known)
         self.decoder_ = self._resolved_decoder(known)
-        if self.input_dropout == "auto":
-            self.input_dropout_ = 0.0 if any(sparse_sides) else AUTO_INPUT_DROPOUT
-        else:
-            self.input_dropout_ = float(self.input_dropout)
         sizes = []
         for size, n_rows in zip(_pair(self.batch_size), (train.n_users, train.n_items)):
             sizes.append(max(AUTO_MIN_BATCH_SIZE, -(-n_rows // AUTO_MAX_BATCHES)) if size == "auto" else int(size))
@@ -386,7 +377,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
         settings = TrainerSettings(
             schedule=self.schedule, beta_user=beta_user, beta_item=beta_item,
             user_batch_size=self.batch_sizes_[0], item_batch_size=self.batch_sizes_[1],
-            learning_rate=self.learning_rate, input_dropout=self.input_dropout_,
+            learning_rate=self.learning_rate, input_dropout=float(self.input_dropout),
             weight_averaging=self.weight_averaging)
         feedback = None
         if incremental:

@@ -137,7 +137,7 @@ def test_the_paper_preset_is_the_paper_model(toy):
     assert {name: model.get_params()[name] for name in PAPER_PARAMS} == PAPER_PARAMS
     assert model.random_state == 3
     fitted = _fit(*toy, **PAPER_PARAMS)
-    assert fitted.decoder_ == "dot" and fitted.input_dropout_ == 0.0
+    assert fitted.decoder_ == "dot"
     assert not fitted.user_biases_.any() and fitted.decoder_offset_ == 0.0 and fitted.decoder_scale_ == 1.0
 
 
@@ -162,23 +162,13 @@ def test_auto_decoder_adds_the_baseline_when_a_side_is_sparse(toy, decoder, expe
     assert dense.decoder_ == ("biased" if decoder == "auto" else decoder)
 
 
-@pytest.mark.parametrize("input_dropout, dense_rate, sparse_rate",
-                         [("auto", 0.5, 0.0), (0.25, 0.25, 0.25), (0.0, 0.0, 0.0)])
-def test_auto_input_dropout_hides_ratings_only_on_dense_data(toy, input_dropout, dense_rate,
-                                                              sparse_rate):
-    dense = _fit(*toy, input_dropout=input_dropout, early_stopping=False)
-    sparse = _fit(*_sparse_items_table(), input_dropout=input_dropout, early_stopping=False)
-    assert (dense.input_dropout_, sparse.input_dropout_) == (dense_rate, sparse_rate)
-    assert dense.get_params()["input_dropout"] == input_dropout
-    # The resolved share is what the trainer hid: 'auto' on dense data fits as 0.5 does.
-    if input_dropout == "auto":
-        explicit = _fit(*toy, input_dropout=0.5, early_stopping=False)
-        np.testing.assert_array_equal(dense.predict(toy[0]), explicit.predict(toy[0]))
-    # A warm start trains with the share it is given now.
-    dense.set_params(warm_start=True, input_dropout=0.1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert dense.fit(*toy).input_dropout_ == 0.1
+def test_input_dropout_is_half_the_ratings_on_dense_and_sparse_data_alike(toy):
+    for X, y in (toy, _sparse_items_table()):
+        default = _fit(X, y, early_stopping=False)
+        explicit = _fit(X, y, input_dropout=0.5, early_stopping=False)
+        np.testing.assert_array_equal(default.predict(X), explicit.predict(X))
+        none = _fit(X, y, input_dropout=0.0, early_stopping=False)
+        assert not np.array_equal(default.predict(X), none.predict(X))
 
 
 def test_auto_attention_follows_the_documented_threshold():

@@ -1,12 +1,21 @@
 """Building blocks whose initialisation draws from an explicit generator (never the global RNG)."""
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+
+# torch warns once per process that its CSR tensors are in beta, at the first one built: build
+# that one here with the warning silenced, so a user's fit does not show it.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta state", UserWarning)
+    torch.sparse_csr_tensor(torch.zeros(2, dtype=torch.int64), torch.zeros(0, dtype=torch.int64),
+                            torch.zeros(0), (1, 1), check_invariants=False)
 
 
 def _uniform_parameter(shape, bound, generator, device):
