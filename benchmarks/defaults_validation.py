@@ -81,8 +81,12 @@ def main():
             handle.write(json.dumps(row) + "\n")
     print(f"{'setting':<48}" + "".join(f"{f'final {k}':>11}" for k in (0, 5, 10, 15, 20, 30)))
     for setting in args.settings:
-        curves = np.array([row["held_out_by_final_iter"] for row in rows if row["params"] == json.loads(setting)])
-        means = [f"{curves[:, k].mean():>11.4f}" if k < curves.shape[1] else f"{'':>11}" for k in (0, 5, 10, 15, 20, 30)]
+        # a curve is shorter when the fit's final iterations stopped (the training loss jumped)
+        curves = [row["held_out_by_final_iter"] for row in rows if row["params"] == json.loads(setting)]
+        means = []
+        for k in (0, 5, 10, 15, 20, 30):
+            values = [curve[k] for curve in curves if len(curve) > k]
+            means.append(f"{np.mean(values):>11.4f}" if values else f"{'':>11}")
         print(f"{setting:<48}" + "".join(means))
 
 
