@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils._param_validation import InvalidParameterError
 
 FORMAT_NAME = "skcrossvae-estimator"
 FORMAT_VERSION = 2
@@ -246,7 +247,11 @@ def _build(document, arrays, expected):
             f"unknown: {sorted(given - known)}); it was written by skcrossvae "
             f"{document.get('skcrossvae_version', 'unknown')}")
     estimator.set_params(**params)
-    estimator._validate_params()
+    try:
+        estimator._validate_params()
+    except InvalidParameterError as exc:
+        raise _FileProblem(f"{exc} (a value this version no longer takes? it was written by skcrossvae "
+                           f"{document.get('skcrossvae_version', 'unknown')})") from None
     fitted = _decode(document.get("fitted"), arrays)
     if not isinstance(fitted, dict) or not fitted:
         raise _FileProblem("it holds no fitted state")

@@ -122,6 +122,7 @@ def _document_of(path):
 @pytest.mark.parametrize("change, message", [
     (lambda d: d["params"].update(n_components=-3), "n_components"),
     (lambda d: d["params"].update(n_components=True), "must be a number, not a boolean"),
+    (lambda d: d["params"].update(max_iter="auto"), "max_iter.*written by skcrossvae"),
     (lambda d: d["params"].update(device={"$module": {}}), "device"),
     (lambda d: d["params"].update(evil=1), r"unknown: \['evil'\]"),
     (lambda d: d["params"].pop("max_iter"), r"missing: \['max_iter'\]"),
@@ -133,7 +134,7 @@ def _document_of(path):
     (lambda d: d["fitted"].update(global_mean_=float("nan")), "must be finite numbers"),
     (lambda d: d["fitted"].update(rating_range_=[9, 1]), r"rating_range_ \[9, 1\] is not an ordered pair"),
     (lambda d: d["fitted"].update(user_fallback_={"$strings": ["a"] * 12}), "user_fallback_ must be"),
-], ids=["bad_value", "bool_size", "tagged_value", "unknown_param", "missing_param", "dunder",
+], ids=["bad_value", "bool_size", "value_of_another_version", "tagged_value", "unknown_param", "missing_param", "dunder",
         "method_name", "inconsistent_sizes", "unfitted", "text_mean", "nan_mean", "reversed_range",
         "text_fallbacks"])
 def test_stored_values_are_validated_before_anything_is_built(saved, tmp_path, change, message):
