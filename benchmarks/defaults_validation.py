@@ -3,9 +3,9 @@ training part, never on a test part.
 
 The training part is that of ``python -m skcrossvae compare`` for the data set and seed
 (``--dataset``: MovieLens-100K's ``u1.base`` by default; FilmTrust's and CiaoDVD's 90 % drawn
-with the seed); it is split 90 / 10 again with the seed (``train_test_split(...,
-test_size=0.1, random_state=seed)``). Each setting (a JSON object of parameters on top of the
-defaults) is fit on the 90 % with its own early stopping inside it and scored on the 10 %: after the validated
+with the seed); it is split 90 / 10 again with the seed (``train_test_split(..., test_size=0.1,
+random_state=seed)``). Each setting (a JSON object of parameters on top of the defaults) is fit
+on the 90 % with its own early stopping inside it and scored on the 10 %: after the validated
 run and after each of its final iterations on every rating (``final_iter``), so one fit gives
 the whole curve over ``final_iter``. One torch thread per fit, ``--jobs`` fits at a time. Prints
 one line per setting (mean over the seeds) and appends every fit to ``--output``.
