@@ -151,7 +151,14 @@ def reproduce_standard():
         return _missing("reproduce_standard/results.json")
     document = json.loads(path.read_text())
     rows = [[claim, verdict["verdict"], verdict["evidence"]] for claim, verdict in document["verdicts"].items()]
-    return _table(["claim of the paper", "verdict", "evidence"], rows)
+    cost = document["cost"]
+    parts = _table(["part", "units", "fits", "fitting hours (one thread per fit)"],
+                   [[part, str(row["units"]), str(row["fits"]), f"{row['fit_seconds'] / 3600:.2f}"]
+                    for part, row in cost["parts"].items()])
+    return (_table(["claim of the paper", "verdict", "evidence"], rows)
+            + f"\nThe run took {cost['wall_seconds'] / 3600:.1f} hours of wall time over {cost['runs']} "
+            f"run(s) with ``--n-jobs {', '.join(cost['n_jobs'])}``, each counted from its start to its "
+            "last recorded unit; its fits:\n\n" + parts)
 
 
 def render_all(target):

@@ -9,7 +9,16 @@ import numpy as np
 
 from ..stats import friedman_test, plot_critical_difference
 from ._common import _jsonable, mean_std
-from ._reproduce import ABLATION, ABLATION_BASES, METRICS, MODELS, OURS, PAPER_BASELINE_NAMES
+from ._reproduce import (
+    ABLATION,
+    ABLATION_BASES,
+    METRICS,
+    MODELS,
+    OURS,
+    PAPER_BASELINE_NAMES,
+    run_wall_seconds,
+    unit_seconds,
+)
 
 _LABELS = dict(rmse="RMSE", ndcg20="NDCG@20", ndcg50="NDCG@50", recall20="Recall@20",
                recall50="Recall@50")
@@ -334,13 +343,23 @@ def _ablation(records):
 
 
 def _cost(records):
-    lines = ["| part | units | fits | seconds (search + final fit) |", "|---|---|---|---|"]
+    """Units, fits and fitting seconds per part, and the runs' wall time."""
+    parts = {}
     for part in ("table3", "ablation", "sparsity", "convergence"):
         units = records.of_part(part)
-        seconds = sum(record.get("search_seconds", 0) + record.get("fit_seconds", 0) for record in units)
-        fits = sum(record.get("n_fits", 0) for record in units)
-        lines.append(f"| {part} | {len(units)} | {fits} | {seconds:.0f} |")
-    return lines
+        parts[part] = dict(units=len(units), fits=round(sum(record.get("n_fits", 0) for record in units)),
+                           fit_seconds=sum(unit_seconds(record) for record in units))
+    runs, wall = run_wall_seconds(records)
+    n_jobs = sorted({str(record.get("n_jobs")) for record in records.of_part("run")})
+    return dict(parts=parts, runs=runs, wall_seconds=wall, n_jobs=n_jobs)
+
+
+def _cost_lines(cost):
+    lines = ["| part | units | fits | fitting seconds (one thread per fit) |", "|---|---|---|---|"]
+    lines += [f"| {part} | {row['units']} | {row['fits']} | {row['fit_seconds']:.0f} |"
+              for part, row in cost["parts"].items()]
+    return lines + ["", f"Wall time: {cost['wall_seconds'] / 3600:.2f} hours over {cost['runs']} run(s) "
+                        f"(n_jobs {', '.join(cost['n_jobs'])}), each from its start to its last recorded unit."]
 
 
 def _write_table3_csv(records, path):
@@ -438,14 +457,15 @@ def write_report(records, budget, datasets, missing, seconds_this_run):
         for variant, curve in sorted(convergence.items()):
             lines.append(f"| {variant} | {curve['description']} | {curve['mean'][0]:.4f} | "
                          f"{curve['mean'][-1]:.4f} | {curve['mean'].min():.4f} |")
-    lines += ["", "## Cost", "", *_cost(records), ""]
+    cost = _cost(records)
+    lines += ["", "## Cost", "", *_cost_lines(cost), ""]
     path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n")
     _write_table3_csv(records, folder / "table3.csv")
     summary = dict(budget=budget.name, datasets=datasets, missing=missing, verdicts=verdicts,
                    table3=table3, ablation={f"{name} / {base}": rows for (name, base), rows in ablation.items()},
                    sparsity={f"{name} / {model}": rows for (name, model), rows in sparsity.items()},
-                   convergence=convergence)
+                   convergence=convergence, cost=cost)
     with open(folder / "results.json", "w") as handle:
         json.dump(_jsonable(summary), handle, indent=2, default=lambda v: v.tolist(), allow_nan=False)
     return path

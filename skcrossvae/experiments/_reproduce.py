@@ -47,6 +47,9 @@ from ..model_selection import paper_param_grid, predefined_split, sparsity_split
 from ._common import _jsonable
 from ._convergence import VARIANTS
 
+#: ``measured`` times of the records (a run's wall time is the span of its records).
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
 #: The scores of every test evaluation; the search selects on the validation RMSE.
 METRICS = ("rmse", "ndcg20", "ndcg50", "recall20", "recall50")
 
@@ -270,8 +273,9 @@ def search_and_test(estimator, param_grid, split, seed, budget, n_jobs):
     -------
     dict
         ``best_params``, ``validation`` (the best candidate's validation scores),
-        ``test`` (:data:`METRICS`), ``n_candidates``, ``n_failed``, ``search_seconds``,
-        ``fit_seconds`` and ``n_fits``; ``error`` instead of the test scores when every
+        ``test`` (:data:`METRICS`), ``n_candidates``, ``n_failed``, ``search_seconds`` (wall),
+        ``candidate_seconds`` (the candidates' fit and score seconds), ``fit_seconds`` (the
+        final fit) and ``n_fits``; ``error`` instead of the test scores when every
         candidate failed.
     """
     X, y, cv = predefined_split(split.X_train, split.y_train, split.X_val, split.y_val)
@@ -288,6 +292,9 @@ def search_and_test(estimator, param_grid, split, seed, budget, n_jobs):
         return dict(record, search_seconds=time.perf_counter() - started, n_failed=record["n_candidates"],
                     n_fits=record["n_candidates"], error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
     record["search_seconds"] = time.perf_counter() - started
+    # one thread per fit: the candidates' fit and score times are the search's CPU seconds
+    record["candidate_seconds"] = float(np.nansum(search.cv_results_["mean_fit_time"])
+                                        + np.nansum(search.cv_results_["mean_score_time"]))
     validation_rmse = -np.asarray(search.cv_results_["mean_test_rmse"], dtype=float)
     record["n_failed"] = int(np.isnan(validation_rmse).sum())
     record["n_fits"] = record["n_candidates"]
@@ -412,7 +419,7 @@ class Records:
 
     def add(self, key, **record):
         record = dict(key=key, budget=self.budget.name, budget_definition=self.definition,
-                      measured=time.strftime("%Y-%m-%d %H:%M"), **record)
+                      measured=time.strftime(TIME_FORMAT), **record)
         with open(self.path, "a") as handle:
             handle.write(json.dumps(_jsonable(record), allow_nan=False) + "\n")
         self.items[key] = record
@@ -420,6 +427,24 @@ class Records:
 
     def of_part(self, part):
         return [record for record in self.items.values() if record["part"] == part]
+
+
+def unit_seconds(record):
+    """Seconds of fitting in a recorded unit, one thread per fit (a failed search: its wall time)."""
+    return record.get("candidate_seconds", record.get("search_seconds", 0)) + record.get("fit_seconds", 0)
+
+
+def run_wall_seconds(records):
+    """``(runs, seconds)``: the runs that recorded units and their wall time, each from its
+    start to its last unit (time spent on a unit an interruption lost is not counted)."""
+    starts = sorted(time.mktime(time.strptime(r["measured"], TIME_FORMAT)) for r in records.of_part("run"))
+    last = {}
+    for record in records.items.values():
+        if record["part"] != "run" and starts:
+            at = time.mktime(time.strptime(record["measured"], TIME_FORMAT))
+            start = max((s for s in starts if s <= at), default=starts[0])
+            last[start] = max(last.get(start, start), at)
+    return len(last), sum(end - start for start, end in last.items())
 
 
 def _definition(budget):
@@ -588,6 +613,8 @@ def run_reproduce(data_home=None, budget="smoke", output=None, n_jobs=None, sche
     if dry_run:
         return None
     started = time.perf_counter()
+    if pending:
+        records.add(_key("run", time.strftime(TIME_FORMAT)), part="run", n_jobs=n_jobs, scheduler=scheduler)
     with _dask_backend(scheduler):
         _run_table3(budget, datasets, records, n_jobs)
         _run_ablation(budget, datasets, records, n_jobs)

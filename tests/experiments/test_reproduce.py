@@ -18,6 +18,7 @@ from skcrossvae.experiments._reproduce import (
     Records,
     rule_scope,
     run_reproduce,
+    run_wall_seconds,
     sample_grid,
     search_and_test,
 )
@@ -67,6 +68,12 @@ def test_smoke_budget_writes_every_table_figure_and_verdict(smoke_report):
     assert sum(r["part"] == "convergence" for r in records) == 5 * len(SMOKE.seeds)
     curves = [r["curve"] for r in records if r["part"] == "convergence" and "curve" in r]
     assert curves and all(len(curve) == SMOKE.iterations for curve in curves)
+    # the cost: one run, its wall time, and every part's fitting seconds (a search's candidates too)
+    cost = results["cost"]
+    assert cost["runs"] == 1 and cost["wall_seconds"] > 0 and cost["n_jobs"] == ["2"]
+    assert all(row["fits"] > 0 and row["fit_seconds"] > 0 for row in cost["parts"].values())
+    searches = [r for r in records if r["part"] == "table3" and "validation" in r]
+    assert all(r["candidate_seconds"] > 0 for r in searches)
 
 
 @pytest.mark.slow
@@ -95,6 +102,17 @@ def test_another_budget_in_the_same_folder_is_refused(smoke_report):
     folder, _ = smoke_report
     with pytest.raises(ValueError, match="'smoke' budget; resume with --budget smoke"):
         run_reproduce(budget="standard", output=folder)
+
+
+def test_wall_time_spans_each_run_from_its_start_to_its_last_unit(tmp_path):
+    definition = Records(tmp_path, SMOKE).definition
+    lines = [json.dumps(dict(key=key, part=key.split("/")[0], budget="smoke", budget_definition=definition,
+                             measured=f"2026-01-01 {at}"))
+             for key, at in [("run/1", "10:00:00"), ("table3/a/m/0", "10:05:00"), ("table3/a/m/1", "10:20:00"),
+                             ("run/2", "12:00:00"), ("sparsity/a/m/0/0.1", "12:30:00"),
+                             ("run/3", "13:00:00")]]  # the third run was stopped before its first unit
+    (tmp_path / "records.jsonl").write_text("\n".join(lines) + "\n")
+    assert run_wall_seconds(Records(tmp_path, SMOKE)) == (2, (20 + 30) * 60)
 
 
 def test_records_of_another_budget_definition_are_refused(tmp_path):
