@@ -34,7 +34,7 @@ from ._data import (
     validation_mask,
     _listing,
 )
-from .exceptions import DivergenceError
+from .exceptions import DivergenceError, UnknownIdsWarning
 
 # Shrinks the per-user and per-item mean deviations used for unknown pairs towards zero, so an id
 # seen once does not dictate its fallback (the damped means of Koren's baseline predictors).
@@ -117,7 +117,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                 )
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Fit the model to (user, item) pairs and their ratings.
 
         A fit is atomic: when it fails or is interrupted (an exception, ``KeyboardInterrupt``,
@@ -135,6 +135,12 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             Non-negative weight of each rating: its squared error counts that many times in the
             training objective, and in the mean, spread and fallback deviations of the ratings.
             A rating of weight 0 is left out entirely, as if it were not given. None: all 1.
+        X_val, y_val : array-like of shape (n_validation, 2) and (n_validation,), default=None
+            Ratings for early stopping to watch instead of holding out ``validation_fraction``
+            of ``X`` (a validation part of one's own, as in a train / validation / test
+            protocol); the model never trains on them. Pairs with a user or item absent from
+            ``X`` are left out (with an :class:`~skcrossvae.exceptions.UnknownIdsWarning`).
+            Needs ``early_stopping=True``.
 
         Returns
         -------
@@ -149,7 +155,7 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             made it worse than where it started.
         """
         with self._atomic():
-            self._fit(X, y, sample_weight)
+            self._fit(X, y, sample_weight, X_val, y_val)
         return self
 
     @contextlib.contextmanager
@@ -175,14 +181,18 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             raise
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def _fit(self, X, y, sample_weight=None):
+    def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
         incremental = bool(getattr(self, "warm_start", False)) and hasattr(self, "user_ids_")
         if incremental:
             self._check_networks_match_parameters("warm_start=True continues training the fitted networks")
         table = self._validate_training_data(X, y, incremental, sample_weight)
         rng = check_random_state(self.random_state)
         train, valid = table, None
-        if self.early_stopping:
+        # read by the model whose final iterations train on the validation part (not on X_val)
+        self._validation_given = X_val is not None or y_val is not None
+        if self._validation_given:
+            valid = self._validation_table(X_val, y_val)
+        elif self.early_stopping:
             mask = validation_mask(table, self.validation_fraction, rng)
             if mask.any():
                 train, valid = table.subset(~mask), table.subset(mask)
@@ -196,6 +206,28 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         self._set_rating_statistics(train, table)
         self._fit_ratings(train, valid, rng, incremental)
         self._check_training_fit(train)
+
+    def _validation_table(self, X_val, y_val):
+        """``X_val``, ``y_val`` encoded with the ids of the fit, without the pairs whose user or
+        item the fit does not have."""
+        if X_val is None or y_val is None:
+            raise ValueError(f"X_val and y_val go together; got only {'y_val' if X_val is None else 'X_val'}.")
+        if not self.early_stopping:
+            raise ValueError("X_val and y_val are the ratings early stopping watches; set "
+                             "early_stopping=True to use them.")
+        X_val = validate_data(self, X_val, dtype=None, reset=False)
+        ratings = check_ratings(y_val, X_val.shape[0], type(self).__name__, names=("X_val", "y_val"))
+        (users, user_known), (items, item_known) = (
+            encode_ids(vocabulary, ids, name) for vocabulary, ids, name in
+            zip((self.user_ids_, self.item_ids_), split_id_columns(X_val), ("user", "item")))
+        known = user_known & item_known
+        if not known.any():
+            raise ValueError(f"none of the {len(known)} pairs of X_val has both its user and its item "
+                             "in X; early stopping needs ratings of users and items it trains.")
+        if not known.all():
+            warnings.warn(f"{np.count_nonzero(~known)} of the {len(known)} pairs of X_val have a user or "
+                          "item absent from X; early stopping leaves them out.", UnknownIdsWarning)
+        return RatingTable(users[known], items[known], ratings[known], self.n_users_, self.n_items_)
 
     def _rmse(self, table):
         """RMSE of the fitted model's predictions of an encoded rating table (weighted by the

@@ -137,7 +137,8 @@ class CrossFeedbackVAERegressor(TorchEstimator):
     final_iter : int or 'auto', default='auto'
         Iterations on every rating, the validation part included, after early stopping restores
         the best iteration (0: the paper); the model averages their posteriors. 'auto': a fifth
-        of the validated iterations, where the held-out gain levels off. Ignored without early stopping.
+        of the validated iterations, where the held-out gain levels off. Ignored without early
+        stopping, and when ``fit`` is given ``X_val`` (its ratings are not training data).
     max_iter : int, default=200
         Maximum number of iterations (passes of Algorithm 1's outer loop) before the final ones.
     learning_rate : float, default=1e-3
@@ -397,7 +398,7 @@ class CrossFeedbackVAERegressor(TorchEstimator):
 
     def _train(self, trainer, train, valid, max_iter):
         history = super()._train(trainer, train, valid, max_iter)
-        if valid is None:
+        if valid is None or self._validation_given:  # ratings given as X_val are not training data
             return history
         self.final_iter_ = (round(history.best_iteration * AUTO_FINAL_SHARE) if self.final_iter == "auto"
                             else self.final_iter)

@@ -98,32 +98,34 @@ def root_mean_square(values):
     return float(np.sqrt(np.mean(np.square(np.asarray(values, dtype=np.float64)))))
 
 
-def check_ratings(y, n_samples, estimator_name):
-    """Return ratings as a new float64 array; raise on non-numeric, NaN/inf or length mismatch."""
+def check_ratings(y, n_samples, estimator_name, names=("X", "y")):
+    """Return ratings as a new float64 array; raise on non-numeric, NaN/inf or length mismatch
+    (``names``: the arguments that hold the pairs and the ratings, for the messages)."""
+    x_name, y_name = names
     if y is None:
-        raise ValueError(f"{estimator_name} requires y to be passed, but the target y is None.")
+        raise ValueError(f"{estimator_name} requires {y_name} to be passed, but the target {y_name} is None.")
     y_array = np.asarray(y)
     if y_array.dtype.kind not in "iuf":
         try:
             y_array = y_array.astype(np.float64)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"ratings y must be numeric; got dtype {y_array.dtype}: {exc}") from None
+            raise ValueError(f"ratings {y_name} must be numeric; got dtype {y_array.dtype}: {exc}") from None
     if y_array.ndim == 2 and y_array.shape[1] == 1:
         y_array = y_array[:, 0]
     if y_array.ndim != 1:
-        raise ValueError(f"ratings y must be one-dimensional; got shape {y_array.shape}.")
+        raise ValueError(f"ratings {y_name} must be one-dimensional; got shape {y_array.shape}.")
     if y_array.shape[0] != n_samples:
-        raise ValueError(f"X has {n_samples} rows but y has {y_array.shape[0]} ratings.")
+        raise ValueError(f"{x_name} has {n_samples} rows but {y_name} has {y_array.shape[0]} ratings.")
     y_array = np.array(y_array, dtype=np.float64)  # always a copy: the caller's array stays untouched
     bad = np.flatnonzero(~np.isfinite(y_array))
     if bad.size:
-        raise ValueError(f"ratings y contain NaN or inf at rows {_listing(bad)}.")
+        raise ValueError(f"ratings {y_name} contain NaN or inf at rows {_listing(bad)}.")
     peak = np.max(np.abs(y_array), initial=0.0)
     if peak and not RATING_MAGNITUDES[0] <= peak <= RATING_MAGNITUDES[1]:
         raise ValueError(
             f"the largest rating magnitude is {peak:.3g}; ratings are supported on scales whose "
             f"largest magnitude lies in [{RATING_MAGNITUDES[0]:g}, {RATING_MAGNITUDES[1]:g}] "
-            "(their squares and products stay finite and normal in float64). Rescale y."
+            f"(their squares and products stay finite and normal in float64). Rescale {y_name}."
         )
     return y_array
 

@@ -73,7 +73,9 @@ class TorchEstimator(BaseRatingEstimator):
         history = self._train(trainer, train, valid, max_iter or self.max_iter)
         trainer.finalise()
         record_history(self, history)
-        self._store_prediction_state(trainer, train if valid is None else train.concatenate(valid))
+        # a validation part held out of X holds the user's ratings, read at prediction; X_val does not
+        read = train if valid is None or self._validation_given else train.concatenate(valid)
+        self._store_prediction_state(trainer, read)
 
     def _continued_module(self, generator, device):
         """The network a warm start trains: a copy, since a failed fit must leave the fitted

@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from skcrossvae import CrossFeedbackVAERegressor, DivergenceError
+from skcrossvae.exceptions import UnknownIdsWarning
 from skcrossvae._data import RATING_MAGNITUDES
 from skcrossvae.baselines import BayesianMFRegressor, BiasedMFRegressor, VariationalBayesMFRegressor
 from skcrossvae.datasets import make_ratings
@@ -307,3 +308,54 @@ def test_a_heavy_weight_pulls_the_fit_towards_its_rating(toys):
     plain = model.fit(X, y).predict(X[:1])[0]
     heavy = model.fit(X, y, sample_weight=weights).predict(X[:1])[0]
     assert abs(heavy - y[0]) < 0.5 * abs(plain - y[0])
+
+
+def _with_validation_part(X, y, share=0.2):
+    """X and y split into a training part and a validation part of pairs the training part knows."""
+    rng = np.random.RandomState(0)
+    held = rng.rand(len(y)) < share
+    users, items = set(X[~held, 0]), set(X[~held, 1])
+    held &= np.array([u in users and i in items for u, i in X])
+    return X[~held], y[~held], X[held], y[held]
+
+
+@pytest.mark.parametrize("cls", all_estimators(), ids=_name)
+def test_early_stopping_watches_x_val_and_never_trains_on_it(cls, toys):
+    X, y, X_val, y_val = _with_validation_part(toys[2], toys[3])
+    model = fast_instance(cls, early_stopping=True, max_iter=4).fit(X, y, X_val=X_val, y_val=y_val)
+    assert model.ratings_.nnz == len(y)  # only X is the model's data
+    assert model.rating_range_ == (y.min(), y.max())
+    # the validation scores are those of X_val: the restored best iteration scores it exactly
+    rmse = np.sqrt(np.mean((model.predict(X_val) - y_val) ** 2))
+    assert np.isclose(model.best_validation_score_, rmse)
+    assert len(model.validation_scores_) >= 1
+    if hasattr(model, "final_iter_"):
+        assert model.final_iter_ == 0  # the final iterations would train on X_val
+
+
+def test_x_val_pairs_the_fit_cannot_score_are_left_out_with_a_warning(toys):
+    X, y, X_val, y_val = _with_validation_part(toys[2], toys[3])
+    stranger = np.array([[10**6, X[0, 1]]])
+    unknown_first = fast_instance(CrossFeedbackVAERegressor, early_stopping=True)
+    with pytest.warns(UnknownIdsWarning, match=f"1 of the {len(y_val) + 1} pairs of X_val"):
+        unknown_first.fit(X, y, X_val=np.vstack([stranger, X_val]), y_val=np.r_[5.0, y_val])
+    plain = fast_instance(CrossFeedbackVAERegressor, early_stopping=True).fit(X, y, X_val=X_val, y_val=y_val)
+    assert unknown_first.best_validation_score_ == plain.best_validation_score_
+    with pytest.raises(ValueError, match="none of the 1 pairs of X_val"):
+        fast_instance(CrossFeedbackVAERegressor).fit(X, y, X_val=stranger, y_val=[5.0])
+
+
+@pytest.mark.parametrize("params, fit_params, message", [
+    ({}, dict(X_val="given"), "X_val and y_val go together; got only X_val"),
+    ({}, dict(y_val=[3.0]), "got only y_val"),
+    (dict(early_stopping=False), dict(X_val="given", y_val="given"), "set early_stopping=True"),
+    ({}, dict(X_val=np.array([[1, 2, 3]]), y_val=[3.0]), "3 features"),
+    ({}, dict(X_val="given", y_val=[3.0]), "X_val has 2 rows but y_val has 1 ratings"),
+    ({}, dict(X_val="given", y_val=[3.0, np.nan]), r"ratings y_val contain NaN or inf at rows \[1\]"),
+])
+def test_bad_validation_data_is_named(toys, params, fit_params, message):
+    X, y, X_val, y_val = _with_validation_part(toys[2], toys[3])
+    fit_params = {name: {"X_val": X_val[:2], "y_val": y_val[:2]}[name] if isinstance(value, str) else value
+                  for name, value in fit_params.items()}
+    with pytest.raises(ValueError, match=message):
+        fast_instance(CrossFeedbackVAERegressor, **params).fit(X, y, **fit_params)

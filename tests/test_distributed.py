@@ -92,7 +92,8 @@ def test_paper_search_in_a_pipeline_with_ranking_scorers_on_a_dask_cluster(dask_
     with joblib.parallel_config(backend="dask"), warnings.catch_warnings(), \
             distributed.get_task_stream(dask_client) as task_stream:
         warnings.simplefilter("ignore")
-        search.fit(X, y)
+        # early stopping inside each candidate's fit watches the validation part too
+        search.fit(X, y, model__X_val=X_val[["user", "item"]].to_numpy(), model__y_val=y_val)
     n_candidates = len(search.cv_results_["params"])
     assert n_candidates == 4 and len(task_stream.data) >= n_candidates
     assert search.best_estimator_.named_steps["model"].attention == "auto"  # the paper's model

@@ -240,13 +240,20 @@ def test_scores(estimator, X_test, y_test):
     )
 
 
+def _early_stopping_data(estimator, split):
+    """``fit`` parameters that make early stopping watch the split's validation part (none for
+    an estimator without early stopping)."""
+    return dict(X_val=split.X_val, y_val=split.y_val) if estimator.get_params()["early_stopping"] else {}
+
+
 def _fit_and_test(estimator, split):
-    """Fit on the training part and score the test part: ``test`` and ``fit_seconds``, or
-    ``error`` (a diverging configuration is a result, not a crash of the run)."""
+    """Fit on the training part (early stopping on the validation part) and score the test part:
+    ``test`` and ``fit_seconds``, or ``error`` (a diverging configuration is a result, not a
+    crash of the run)."""
     started = time.perf_counter()
     try:
         with _quiet():
-            estimator.fit(split.X_train, split.y_train)
+            estimator.fit(split.X_train, split.y_train, **_early_stopping_data(estimator, split))
             scores = test_scores(estimator, split.X_test, split.y_test)
     except Exception as exc:
         return dict(error=f"{type(exc).__name__}: {exc}", fit_seconds=time.perf_counter() - started)
@@ -287,7 +294,8 @@ def search_and_test(estimator, param_grid, split, seed, budget, n_jobs):
     record = dict(n_candidates=len(ParameterGrid(grid)))
     try:
         with _quiet():
-            search.fit(X, y)
+            # X_val passes through to every candidate's fit (its length is not that of X)
+            search.fit(X, y, **_early_stopping_data(estimator, split))
     except Exception as exc:  # every candidate failed (scikit-learn raises), or a worker died
         return dict(record, search_seconds=time.perf_counter() - started, n_failed=record["n_candidates"],
                     n_fits=record["n_candidates"], error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
@@ -447,11 +455,16 @@ def run_wall_seconds(records):
     return len(last), sum(end - start for start, end in last.items())
 
 
+#: What the fits do beyond their grids, part of a budget's definition (recorded fits of
+#: another protocol cannot mix with these).
+_PROTOCOL = "early stopping watches the validation part (fit's X_val, y_val)"
+
+
 def _definition(budget):
     """What a budget runs (its fields and a digest of the models, grids, ablation rows and
     variants), as recorded with each unit: records of another definition cannot mix."""
     experiments = repr([(name, getattr(factory, "__name__", ""), grid) for name, (factory, grid) in MODELS.items()]
-                       + [ABLATION, ABLATION_BASES, VARIANTS])
+                       + [ABLATION, ABLATION_BASES, VARIANTS, _PROTOCOL])
     return json.dumps(dict(dataclasses.asdict(budget), experiments=hashlib.sha256(experiments.encode()).hexdigest()[:16]),
                       sort_keys=True, default=str)
 
