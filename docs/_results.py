@@ -32,15 +32,12 @@ def defaults_validation():
     if not path.exists():
         return _missing(path.name)
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    settings = []
+    curves_by_setting = {}  # in the order of the records
     for row in rows:
         key = (row["dataset"], json.dumps(row["params"], sort_keys=True))
-        if key not in settings:
-            settings.append(key)
+        curves_by_setting.setdefault(key, []).append(row["held_out_by_final_iter"])
     table = []
-    for dataset, params in settings:
-        curves = [row["held_out_by_final_iter"] for row in rows
-                  if (row["dataset"], json.dumps(row["params"], sort_keys=True)) == (dataset, params)]
+    for (dataset, params), curves in curves_by_setting.items():
         cells = []
         for k in FINAL_ITERATIONS:
             values = [curve[k] for curve in curves if len(curve) > k]

@@ -48,12 +48,13 @@ DIVERGED_RMSE_RATIO = 1.5
 def shared_parameter_docs(n_iter_no_change=10, early_stopping=True):
     """Docs of the parameters every estimator shares, with the estimator's own defaults."""
     return f"""early_stopping : bool, default={early_stopping}
-        Hold out ``validation_fraction`` of the training ratings, stop after ``n_iter_no_change``
-        iterations without a validation RMSE better by ``tol``, and restore the best iteration's
-        state. When False, the same rule watches the training loss.
+        Hold out ``validation_fraction`` of the training ratings (or watch ``fit``'s ``X_val``),
+        stop after ``n_iter_no_change`` iterations without a validation RMSE better by ``tol``,
+        and restore the best iteration's state. When False, the same rule watches the training
+        loss.
     validation_fraction : float, default=0.1
         Share of the training ratings held out for early stopping, drawn at random but never
-        leaving a user or item without a training rating.
+        leaving a user or item without a training rating (unused when ``fit`` gets ``X_val``).
     n_iter_no_change : int, default={n_iter_no_change}
         Patience of the stopping rule, in iterations.
     tol : float, default=1e-4
@@ -140,7 +141,10 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             of ``X`` (a validation part of one's own, as in a train / validation / test
             protocol); the model never trains on them. Pairs with a user or item absent from
             ``X`` are left out (with an :class:`~skcrossvae.exceptions.UnknownIdsWarning`).
-            Needs ``early_stopping=True``.
+            Needs ``early_stopping=True``. In ``GridSearchCV`` or ``cross_validate``, scikit-learn
+            slices a fit parameter as long as ``X`` like ``X``: give ``X_val`` another length.
+            In a ``Pipeline``, ``model__X_val`` reaches the model as it is, without the steps
+            before it.
 
         Returns
         -------
@@ -188,10 +192,10 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         table = self._validate_training_data(X, y, incremental, sample_weight)
         rng = check_random_state(self.random_state)
         train, valid = table, None
-        # read by the model whose final iterations train on the validation part (not on X_val)
+        # read by _fit_ratings, for this fit only: ratings given as X_val are not training data
         self._validation_given = X_val is not None or y_val is not None
         if self._validation_given:
-            valid = self._validation_table(X_val, y_val)
+            valid = self._validation_table(X_val, y_val, table)
         elif self.early_stopping:
             mask = validation_mask(table, self.validation_fraction, rng)
             if mask.any():
@@ -204,29 +208,45 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                     UserWarning,
                 )
         self._set_rating_statistics(train, table)
-        self._fit_ratings(train, valid, rng, incremental)
+        try:
+            self._fit_ratings(train, valid, rng, incremental)
+        finally:
+            del self._validation_given
         self._check_training_fit(train)
 
-    def _validation_table(self, X_val, y_val):
-        """``X_val``, ``y_val`` encoded with the ids of the fit, without the pairs whose user or
-        item the fit does not have."""
+    def _validation_table(self, X_val, y_val, table):
+        """``X_val``, ``y_val`` encoded with the ids of the training ratings ``table``, without the
+        pairs whose user or item has no training rating."""
         if X_val is None or y_val is None:
             raise ValueError(f"X_val and y_val go together; got only {'y_val' if X_val is None else 'X_val'}.")
         if not self.early_stopping:
             raise ValueError("X_val and y_val are the ratings early stopping watches; set "
                              "early_stopping=True to use them.")
-        X_val = validate_data(self, X_val, dtype=None, reset=False)
+        # scikit-learn's checks of the columns and their names speak of X: say which X it is
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                X_val = validate_data(self, X_val, dtype=None, reset=False)
+            except ValueError as exc:
+                raise ValueError(f"X_val: {exc}") from None
+        for warning in caught:
+            warnings.warn(f"X_val: {warning.message}", warning.category)
         ratings = check_ratings(y_val, X_val.shape[0], type(self).__name__, names=("X_val", "y_val"))
-        (users, user_known), (items, item_known) = (
-            encode_ids(vocabulary, ids, name) for vocabulary, ids, name in
-            zip((self.user_ids_, self.item_ids_), split_id_columns(X_val), ("user", "item")))
+        (users, user_known), (items, item_known) = self._encode_known(split_id_columns(X_val), strict=False)
         known = user_known & item_known
         if not known.any():
             raise ValueError(f"none of the {len(known)} pairs of X_val has both its user and its item "
                              "in X; early stopping needs ratings of users and items it trains.")
         if not known.all():
             warnings.warn(f"{np.count_nonzero(~known)} of the {len(known)} pairs of X_val have a user or "
-                          "item absent from X; early stopping leaves them out.", UnknownIdsWarning)
+                          "item with no rating (of positive weight) in X; early stopping leaves them out.",
+                          UnknownIdsWarning)
+        pair_keys = [rows.astype(np.int64) * self.n_items_ + columns
+                     for rows, columns in ((users, items), (table.users, table.items))]
+        trained = np.isin(*pair_keys) & known
+        if trained.any():
+            warnings.warn(f"{np.count_nonzero(trained)} of the {len(known)} pairs of X_val are rated in X "
+                          "too: early stopping watches ratings the model trains on.", UserWarning)
         return RatingTable(users[known], items[known], ratings[known], self.n_users_, self.n_items_)
 
     def _rmse(self, table):
@@ -355,7 +375,9 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """Fit the algorithm on encoded training ratings.
 
         ``valid`` holds the validation ratings for early stopping, or is None when early stopping
-        is off (by the parameter, or because nothing could be held out).
+        is off (by the parameter, or because nothing could be held out). In ``fit``,
+        ``self._validation_given`` says whether they came as ``X_val`` (then they are not
+        training data: not to train on, nor to read at prediction).
         """
 
     # ----------------------------------------------------------------- fold-in
@@ -490,11 +512,12 @@ class BaseRatingEstimator(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         and ``similar_items`` compare; None for a model without such vectors."""
         return None
 
-    def _encode_known(self, columns):
-        """Codes and known-masks of raw (user, item) id columns, applying ``handle_unknown``."""
+    def _encode_known(self, columns, strict=True):
+        """Codes and known-masks of raw (user, item) id columns, applying ``handle_unknown``
+        (unless not ``strict``)."""
         encoded = [encode_ids(vocabulary, ids, name) for vocabulary, ids, name in
                    zip((self.user_ids_, self.item_ids_), columns, ("user", "item"))]
-        if self.handle_unknown == "error":
+        if strict and self.handle_unknown == "error":
             problems = [_known_mask_message(ids, known, name)
                         for ids, (_, known), name in zip(columns, encoded, ("user", "item"))
                         if not known.all()]

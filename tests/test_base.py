@@ -359,3 +359,32 @@ def test_bad_validation_data_is_named(toys, params, fit_params, message):
                   for name, value in fit_params.items()}
     with pytest.raises(ValueError, match=message):
         fast_instance(CrossFeedbackVAERegressor, **params).fit(X, y, **fit_params)
+
+
+def test_x_val_rated_in_x_too_is_named(toys):
+    X, y, X_val, y_val = _with_validation_part(toys[2], toys[3])
+    with pytest.warns(UserWarning, match="3 of the .* pairs of X_val are rated in X too"):
+        fast_instance(CrossFeedbackVAERegressor).fit(X, y, X_val=np.vstack([X[:3], X_val]),
+                                                     y_val=np.r_[y[:3], y_val])
+
+
+def test_x_val_follows_x_s_columns_and_leaves_nothing_behind(toys):
+    pd = pytest.importorskip("pandas")
+    X, y, X_val, y_val = _with_validation_part(toys[2], toys[3])
+    frame = pd.DataFrame(X, columns=["user", "item"])
+    model = fast_instance(CrossFeedbackVAERegressor, early_stopping=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a frame with X's columns is X_val's natural form
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(frame, y, X_val=pd.DataFrame(X_val, columns=["user", "item"]), y_val=y_val)
+    with pytest.warns(UserWarning, match="^X_val: X does not have valid feature names"):
+        model.fit(frame, y, X_val=X_val, y_val=y_val)
+    with pytest.raises(ValueError, match="^X_val: .*feature names"):
+        model.fit(frame, y, X_val=pd.DataFrame(X_val, columns=["item", "user"]), y_val=y_val)
+    # the fit's own information is gone after it: clones and pickles carry parameters and fitted state
+    assert not hasattr(model, "_validation_given")
+    # a warm start watches the X_val it is given
+    model.set_params(warm_start=True).fit(frame, y, X_val=pd.DataFrame(X_val, columns=["user", "item"]),
+                                          y_val=y_val)
+    rmse = np.sqrt(np.mean((model.predict(pd.DataFrame(X_val, columns=["user", "item"])) - y_val) ** 2))
+    assert np.isclose(model.best_validation_score_, rmse)

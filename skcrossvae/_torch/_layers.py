@@ -14,8 +14,9 @@ from torch.nn import functional as F
 # that one here with the warning silenced, so a user's fit does not show it.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta state", UserWarning)
-    torch.sparse_csr_tensor(torch.zeros(2, dtype=torch.int64), torch.zeros(0, dtype=torch.int64),
-                            torch.zeros(0), (1, 1), check_invariants=False)
+    torch.sparse_csr_tensor(torch.zeros(2, dtype=torch.int64, device="cpu"),
+                            torch.zeros(0, dtype=torch.int64, device="cpu"), torch.zeros(0, device="cpu"),
+                            (1, 1), check_invariants=False)
 
 
 def _uniform_parameter(shape, bound, generator, device):

@@ -111,8 +111,8 @@ class BayesianMFRegressor(ConjugateMFRegressor):
         on MovieLens).
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the ratings and stop when the validation RMSE of the
-        running average stops improving. Off by default: more samples never make a sampler
+        Hold out ``validation_fraction`` of the ratings (or watch ``fit``'s ``X_val``) and stop
+        when the validation RMSE of the running average stops improving. Off by default: more samples never make a sampler
         overfit, they only refine the Monte Carlo average, and held-out ratings are information
         the posterior lacks. Without early stopping, sampling stops when the training RMSE of the
         running average has not improved by ``tol`` for ``n_iter_no_change`` sweeps, or at

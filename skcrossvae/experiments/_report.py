@@ -347,10 +347,10 @@ def _cost(records):
     parts = {}
     for part in ("table3", "ablation", "sparsity", "convergence"):
         units = records.of_part(part)
-        parts[part] = dict(units=len(units), fits=round(sum(record.get("n_fits", 0) for record in units)),
+        parts[part] = dict(units=len(units), fits=sum(record.get("n_fits", 0) for record in units),
                            fit_seconds=sum(unit_seconds(record) for record in units))
     runs, wall = run_wall_seconds(records)
-    n_jobs = sorted({str(record.get("n_jobs")) for record in records.of_part("run")})
+    n_jobs = sorted({str(record.get("n_jobs") or 1) for record in records.of_part("run")})
     return dict(parts=parts, runs=runs, wall_seconds=wall, n_jobs=n_jobs)
 
 
@@ -409,7 +409,8 @@ def write_report(records, budget, datasets, missing, seconds_this_run):
         "candidate fitted on the training part and scored on the validation part; the candidate of "
         "lowest validation RMSE is fitted again on the training part only and scored on the test "
         "part. Early stopping inside a fit watches the validation part (`fit(X_train, y_train, X_val=..., "
-        "y_val=...)`); the model never trains on it. Ranking metrics "
+        "y_val=...)`); the model never trains on it, so the package defaults run no final iterations "
+        "(`final_iter`: they would train on the validation part). Ranking metrics "
         "rank each user's test items by predicted rating; ratings above 3 are relevant (on FilmTrust's "
         "0.5-4 scale, 3.5 and 4). Our model "
         f"(`{OURS}`) is `CrossFeedbackVAERegressor.paper()` searched over `paper_param_grid()`; the "

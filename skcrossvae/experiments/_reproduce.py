@@ -243,7 +243,7 @@ def test_scores(estimator, X_test, y_test):
 def _early_stopping_data(estimator, split):
     """``fit`` parameters that make early stopping watch the split's validation part (none for
     an estimator without early stopping)."""
-    return dict(X_val=split.X_val, y_val=split.y_val) if estimator.get_params()["early_stopping"] else {}
+    return dict(X_val=split.X_val, y_val=split.y_val) if estimator.get_params().get("early_stopping") else {}
 
 
 def _fit_and_test(estimator, split):
@@ -619,7 +619,8 @@ def run_reproduce(data_home=None, budget="smoke", output=None, n_jobs=None, sche
     seconds, basis = _estimate(budget, datasets, records, pending)
     print(f"budget {budget.name}: data sets {', '.join(datasets)}"
           + (f" (absent: {', '.join(missing)})" if missing else "")
-          + f"; seeds {list(budget.seeds)}; {len(records.items)} units already recorded in "
+          + f"; seeds {list(budget.seeds)}; {len(records.items) - len(records.of_part('run'))} units "
+          f"already recorded in "
           f"{records.path}", flush=True)
     print(f"about {n_fits} fits to run, roughly {seconds / 60:.0f} minutes on one process ({basis})",
           flush=True)
