@@ -11,6 +11,7 @@ recorded there, so a long budget can be completed over several runs. The report
 (:mod:`._report`) is written from the records at the end of every run.
 """
 
+import bisect
 import dataclasses
 import hashlib
 import json
@@ -442,15 +443,19 @@ def unit_seconds(record):
     return record.get("candidate_seconds", record.get("search_seconds", 0)) + record.get("fit_seconds", 0)
 
 
+def _recorded_at(record):
+    return time.mktime(time.strptime(record["measured"], TIME_FORMAT))
+
+
 def run_wall_seconds(records):
     """``(runs, seconds)``: the runs that recorded units and their wall time, each from its
     start to its last unit (time spent on a unit an interruption lost is not counted)."""
-    starts = sorted(time.mktime(time.strptime(r["measured"], TIME_FORMAT)) for r in records.of_part("run"))
+    starts = sorted(_recorded_at(record) for record in records.of_part("run"))
     last = {}
     for record in records.items.values():
         if record["part"] != "run" and starts:
-            at = time.mktime(time.strptime(record["measured"], TIME_FORMAT))
-            start = max((s for s in starts if s <= at), default=starts[0])
+            at = _recorded_at(record)
+            start = starts[max(bisect.bisect_right(starts, at) - 1, 0)]  # the run it belongs to
             last[start] = max(last.get(start, start), at)
     return len(last), sum(end - start for start, end in last.items())
 
