@@ -10,6 +10,9 @@ is its own and the fits do not share caches:
 * ``iteration``: seconds per training iteration on ``u1.base`` against the time the bytes it
   moves would take at the measured memory bandwidth (the bandwidth bound of the algorithm);
 * ``ciaodvd``: seconds per iteration on CiaoDVD with the defaults;
+* ``global-attention``: seconds per iteration of the paper's model on CiaoDVD, where it attends
+  globally on both sides, with the package's global attention and with the plain product
+  ``normalise(scores) @ embeddings`` over the whole score matrix, in one process, alternating;
 * ``epinions``: the peak resident memory of a ``max_iter=3`` default fit on Epinions;
 * ``ml20m``: one iteration on a synthetic MovieLens-20M shape (138k users, 27k items, 20M
   ratings), its time and peak memory.
@@ -38,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-PARTS = ("u1", "paper", "iteration", "ciaodvd", "epinions", "ml20m")
+PARTS = ("u1", "paper", "iteration", "ciaodvd", "global-attention", "epinions", "ml20m")
 #: Iterations of a default fit on MovieLens-100K (130-180 with early stopping and the final
 #: ones): the ML-20M part extrapolates a full fit from its seconds per iteration with it.
 TYPICAL_ITERATIONS = 150
@@ -170,6 +173,38 @@ def _part_ciaodvd(data_home):
     return _time_iterations(X, y, {}, 3)
 
 
+def _dense_global_context(projected, feedback, norm):
+    """Global attention's context through the whole (rows, other side) score matrix."""
+    import torch
+
+    scores = projected @ feedback.T
+    if norm == "softmax":
+        weights = torch.softmax(scores, dim=1)
+    elif norm == "eq9":
+        weights = scores / scores.sum(dim=1, keepdim=True)
+    else:
+        weights = scores / (scores.abs().sum(dim=1, keepdim=True) + 1e-6)
+    return weights @ feedback
+
+
+def _part_global_attention(data_home, repeats):
+    from skcrossvae import PAPER_PARAMS
+    from skcrossvae._torch import _crossvae
+    from skcrossvae.datasets import load_ciaodvd
+
+    X, y = load_ciaodvd(data_home=data_home, return_X_y=True, download_if_missing=False)
+    package = _crossvae.global_context
+    runs = {"package": [], "plain product": []}
+    for _ in range(repeats):
+        for name, context in (("plain product", _dense_global_context), ("package", package)):
+            _crossvae.global_context = context
+            runs[name].append(_time_iterations(X, y, PAPER_PARAMS, 2)["seconds_per_iteration"])
+    _crossvae.global_context = package
+    means = {name: float(np.mean(seconds)) for name, seconds in runs.items()}
+    return dict(seconds_per_iteration=runs, speedup=means["plain product"] / means["package"],
+                peak_gib=_peak_gib())
+
+
 def _part_epinions(data_home):
     from skcrossvae import CrossFeedbackVAERegressor
     from skcrossvae.datasets import load_epinions
@@ -233,7 +268,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
-    parser.add_argument("--repeats", type=int, default=2, help="alternating fits of each estimator (u1)")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating fits of each estimator (u1, global-attention)")
     parser.add_argument("--grid-sample", type=int, default=20, help="paper-grid candidates timed (paper)")
     parser.add_argument("--device", default="cpu", help="device of the ml20m part ('cuda' on a GPU)")
     parser.add_argument("--ml20m-iterations", type=int, default=1, help="iterations timed (ml20m)")
@@ -274,6 +309,7 @@ def main():
               f"{n_candidates} candidates x {mean_seconds:.1f} s = {n_candidates * mean_seconds / 3600:.0f} core-hours",
               flush=True)
     for part, function, extra in (("iteration", _part_iteration, ()), ("ciaodvd", _part_ciaodvd, ()),
+                                  ("global-attention", _part_global_attention, (args.repeats,)),
                                   ("epinions", _part_epinions, ()),
                                   ("ml20m", _part_ml20m, (args.device, args.ml20m_iterations))):
         if part in args.only:

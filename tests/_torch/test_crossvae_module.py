@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.distributions import Normal, kl_divergence
 
 from skcrossvae._torch._batching import partition, side_batches
@@ -11,6 +13,7 @@ from skcrossvae._torch._crossvae import (
     CrossFeedbackVAE,
     ModelConfig,
     decode,
+    global_context,
     kl_to_standard_normal,
     reparameterise,
     segment_normalise,
@@ -155,6 +158,33 @@ def test_segment_normalise_matches_dense_per_row(norm):
         else:
             expected = own / (own.abs().sum() + 1e-6)
         torch.testing.assert_close(weights[torch.as_tensor(rows == row)], expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_rows=st.integers(1, 6), n_other=st.integers(1, 600), n_components=st.integers(1, 5),
+       norm=st.sampled_from(["softmax", "ratio", "eq9"]), seed=st.integers(0, 2**16))
+def test_global_context_equals_normalised_scores_times_embeddings(n_rows, n_other, n_components, norm, seed):
+    # float64: the reference and the factored form differ by rounding only
+    generator = torch.Generator().manual_seed(seed)
+    feedback = torch.randn(n_other, n_components, generator=generator, dtype=torch.float64)
+    if norm == "eq9":  # scores of one sign, as where Eq. 9 as printed trains
+        feedback = feedback.abs()
+    projected = torch.randn(n_rows, n_components, generator=generator, dtype=torch.float64)
+    projected = (projected.abs() if norm == "eq9" else projected).requires_grad_()
+    scores = projected @ feedback.T
+    if norm == "softmax":
+        weights = torch.softmax(scores, dim=1)
+    elif norm == "eq9":
+        weights = scores / scores.sum(dim=1, keepdim=True)
+    else:
+        weights = scores / (scores.abs().sum(dim=1, keepdim=True) + 1e-6)
+    expected = weights @ feedback
+    upstream = torch.randn(n_rows, n_components, generator=generator, dtype=torch.float64)
+    (expected_grad,) = torch.autograd.grad(expected, projected, upstream)
+    context = global_context(projected, feedback, norm)
+    (grad,) = torch.autograd.grad(context, projected, upstream)
+    torch.testing.assert_close(context, expected)
+    torch.testing.assert_close(grad, expected_grad)
 
 
 def test_ratio_norm_equals_eq9_for_positive_scores_and_stays_bounded():
