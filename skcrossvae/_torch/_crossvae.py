@@ -113,12 +113,12 @@ class _RowAbsoluteSums(torch.autograd.Function):
 def global_context(projected, feedback, norm):
     """``normalise(projected @ feedback.T) @ feedback``, row by row: global attention's context.
 
-    The normalisations of :func:`segment_normalise` over a whole row. Scores that are divided by
-    a sum of theirs (``'eq9'``, ``'ratio'``) are linear in ``feedback`` above the line, so the
-    context is ``projected @ (feedback.T @ feedback)`` over the row's sum: the (rows, other side)
-    score matrix is never stored, and a step costs a fraction of the plain product's time on data
-    with thousands of rows per side. ``feedback`` gets no gradient from the ``'ratio'``
-    normalisation (the cross-fed embeddings are constants).
+    The normalisations of :func:`segment_normalise` over a whole row. With ``'eq9'`` and
+    ``'ratio'`` each weight is a score over one sum per row, so the context is
+    ``projected @ (feedback.T @ feedback)`` over that sum: the (rows, other side) score matrix is
+    never stored, and a step costs a fraction of the plain product's time on data with thousands
+    of rows per side. ``feedback`` gets no gradient from the ``'ratio'`` normalisation (the
+    cross-fed embeddings are constants).
     """
     if norm == "softmax":
         return torch.softmax(projected @ feedback.T, dim=1) @ feedback
