@@ -95,7 +95,7 @@ def _fit_svdpp(data_home, seed):
     return dict(seconds=seconds, rmse=_rmse(y_test, predictions), peak_gib=_peak_gib())
 
 
-def _time_iterations(X, y, params, n_iter, queue_result=None):
+def _time_iterations(X, y, params, n_iter):
     """Mean seconds of the training iterations after the first of a ``n_iter``-iteration fit."""
     from skcrossvae import CrossFeedbackVAERegressor, DivergenceError
     from skcrossvae._torch._crossvae_fit import CrossFeedbackTrainer
@@ -116,6 +116,8 @@ def _time_iterations(X, y, params, n_iter, queue_result=None):
         model.fit(X, y)
     except DivergenceError as exc:  # a few timed iterations need not make a good model
         outcome = f"the fit's check refused the model after {len(times)} iterations: {exc}"
+    finally:  # a later timing in this process wraps the trainer's own method, not this wrapper
+        CrossFeedbackTrainer.train_one_iteration = original
     return dict(seconds_per_iteration=float(np.mean(times[1:] or times)), fit_seconds=time.perf_counter() - started,
                 iterations=len(times), peak_gib=_peak_gib(), outcome=outcome)
 
@@ -177,13 +179,15 @@ def _dense_global_context(projected, feedback, norm):
     """Global attention's context through the whole (rows, other side) score matrix."""
     import torch
 
+    from skcrossvae._torch._crossvae import _RATIO_EPS
+
     scores = projected @ feedback.T
     if norm == "softmax":
         weights = torch.softmax(scores, dim=1)
     elif norm == "eq9":
         weights = scores / scores.sum(dim=1, keepdim=True)
     else:
-        weights = scores / (scores.abs().sum(dim=1, keepdim=True) + 1e-6)
+        weights = scores / (scores.abs().sum(dim=1, keepdim=True) + _RATIO_EPS)
     return weights @ feedback
 
 

@@ -105,13 +105,12 @@ def speed():
             rows.append([label, f"{part['seconds_per_iteration']:.1f} s", against])
         elif "error" in part:
             rows.append([label, "failed", part["error"]])
-    part = results.get("global-attention", {})
+    part, label = results.get("global-attention", {}), "the paper's model, one iteration, CiaoDVD (global attention)"
     if "speedup" in part:
         package, plain = (np.mean(part["seconds_per_iteration"][name]) for name in ("package", "plain product"))
-        rows.append(["the paper's model, one iteration, CiaoDVD (global attention)", f"{package:.1f} s",
-                     f"{plain:.1f} s through the whole score matrix: {part['speedup']:.1f}x"])
+        rows.append([label, f"{package:.1f} s", f"{plain:.1f} s through the whole score matrix: {part['speedup']:.1f}x"])
     elif "error" in part:
-        rows.append(["the paper's model, one iteration, CiaoDVD (global attention)", "failed", part["error"]])
+        rows.append([label, "failed", part["error"]])
     part = results.get("epinions", {})
     if "peak_gib" in part:
         rows.append(["Epinions, max_iter=3 fit", f"{part['fit_seconds']:.0f} s", f"peak memory {part['peak_gib']:.2f} GiB"])

@@ -164,7 +164,9 @@ def test_segment_normalise_matches_dense_per_row(norm):
 @given(n_rows=st.integers(1, 6), n_other=st.integers(1, 600), n_components=st.integers(1, 5),
        norm=st.sampled_from(["softmax", "ratio", "eq9"]), seed=st.integers(0, 2**16))
 def test_global_context_equals_normalised_scores_times_embeddings(n_rows, n_other, n_components, norm, seed):
-    # float64: the reference and the factored form differ by rounding only
+    # Global attention is local attention over every entry of each row: segment_normalise (tested
+    # against the formulas above) over the whole score matrix is the reference. float64: the
+    # reference and the factored form differ by rounding only.
     generator = torch.Generator().manual_seed(seed)
     feedback = torch.randn(n_other, n_components, generator=generator, dtype=torch.float64)
     if norm == "eq9":  # scores of one sign, as where Eq. 9 as printed trains
@@ -172,12 +174,8 @@ def test_global_context_equals_normalised_scores_times_embeddings(n_rows, n_othe
     projected = torch.randn(n_rows, n_components, generator=generator, dtype=torch.float64)
     projected = (projected.abs() if norm == "eq9" else projected).requires_grad_()
     scores = projected @ feedback.T
-    if norm == "softmax":
-        weights = torch.softmax(scores, dim=1)
-    elif norm == "eq9":
-        weights = scores / scores.sum(dim=1, keepdim=True)
-    else:
-        weights = scores / (scores.abs().sum(dim=1, keepdim=True) + 1e-6)
+    rows = torch.arange(n_rows).repeat_interleave(n_other)
+    weights = segment_normalise(scores.reshape(-1), rows, n_rows, norm).reshape(n_rows, n_other)
     expected = weights @ feedback
     upstream = torch.randn(n_rows, n_components, generator=generator, dtype=torch.float64)
     (expected_grad,) = torch.autograd.grad(expected, projected, upstream)
