@@ -176,7 +176,11 @@ def _part_ciaodvd(data_home):
 
 
 def _dense_global_context(projected, feedback, norm):
-    """Global attention's context through the whole (rows, other side) score matrix."""
+    """Global attention's context through the whole (rows, other side) score matrix.
+
+    The normalisations are written row-wise on the dense matrix, the fastest plain form, rather
+    than through ``segment_normalise``, whose scatter would slow the baseline and flatter the
+    package; tests/_torch check segment_normalise against the same row-wise formulas."""
     import torch
 
     from skcrossvae._torch._crossvae import _RATIO_EPS

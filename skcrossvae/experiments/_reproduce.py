@@ -274,6 +274,14 @@ def _set_fixed(estimator, budget):
     return estimator.set_params(**budget.fixed_params.get(type(estimator).__name__, {}))
 
 
+def failure_text(exc):
+    """One line for a record: the exception's first line and, when scikit-learn summarises
+    failed fits, the candidates' own error (the last line of its summary)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text + (f" Cause: {lines[-1]}" if len(lines) > 1 else "")
+
+
 def search_and_test(estimator, param_grid, split, seed, budget, n_jobs):
     """Tune ``estimator`` on ``split``'s validation part, refit on its training part, test it.
 
@@ -299,7 +307,7 @@ def search_and_test(estimator, param_grid, split, seed, budget, n_jobs):
             search.fit(X, y, **_early_stopping_data(estimator, split))
     except Exception as exc:  # every candidate failed (scikit-learn raises), or a worker died
         return dict(record, search_seconds=time.perf_counter() - started, n_failed=record["n_candidates"],
-                    n_fits=record["n_candidates"], error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+                    n_fits=record["n_candidates"], error=failure_text(exc))
     record["search_seconds"] = time.perf_counter() - started
     # one thread per fit: the candidates' fit and score times are the search's CPU seconds
     record["candidate_seconds"] = float(np.nansum(search.cv_results_["mean_fit_time"])
@@ -374,8 +382,9 @@ class _TestCurveRecorder(CrossFeedbackVAERegressor):
 def convergence_curve(params, split, iterations):
     """Test RMSE after each of ``iterations`` training iterations of a model with ``params``,
     trained on the training part without early stopping (Fig. 4)."""
+    # n_iter_no_change=iterations: the training-loss rule must not end a fixed budget early
     estimator = _TestCurveRecorder(**{**params, "early_stopping": False, "final_iter": 0,
-                                      "max_iter": iterations})
+                                      "max_iter": iterations, "n_iter_no_change": iterations})
     estimator.test_curve_, estimator._curve_X, estimator._curve_y = [], split.X_test, split.y_test
     try:
         with _quiet():

@@ -16,6 +16,8 @@ from skcrossvae.experiments._reproduce import (
     MODELS,
     PaperSplit,
     Records,
+    convergence_curve,
+    failure_text,
     rule_scope,
     run_reproduce,
     run_wall_seconds,
@@ -179,3 +181,37 @@ def test_a_search_where_every_candidate_fails_is_recorded_not_raised():
     record = search_and_test(BiasedMFRegressor(), [{"n_components": [0]}], split, 0, SMOKE, None)
     assert record["n_failed"] == record["n_candidates"] == 1
     assert "failed" in record["error"] and "test" not in record
+    assert "Cause: " in record["error"]  # the candidates' own error, not only scikit-learn's summary
+
+
+def test_failure_text_keeps_the_first_line_and_the_cause():
+    summary = ValueError("All the 2 fits failed.\nTraceback (most recent call last):\n  ...\n"
+                         "DivergenceError: diverged at iteration 3\n")
+    assert failure_text(summary) == "ValueError: All the 2 fits failed. Cause: DivergenceError: diverged at iteration 3"
+    assert failure_text(KeyError("x")) == "KeyError: 'x'"
+    assert failure_text(RuntimeError()) == "RuntimeError"
+
+
+def test_the_report_names_each_failed_search_with_its_seeds_and_cause(tmp_path):
+    from skcrossvae.experiments._report import _failure_lines
+
+    records = Records(tmp_path, SMOKE)
+    for seed in (0, 2):
+        records.add(f"ablation/toy/base/Eq. 9/{seed}", part="ablation", dataset="toy", base="base",
+                    variant="Eq. 9", seed=seed, error="ValueError: boom")
+    records.add("table3/toy/m/0", part="table3", dataset="toy", model="m", seed=0, test={})
+    lines = _failure_lines(records)
+    assert "- ablation, toy, base, Eq. 9; seeds 0, 2: ValueError: boom" in lines
+    assert not any("table3" in line for line in lines)
+
+
+def test_a_convergence_curve_runs_every_iteration_even_when_the_loss_plateaus():
+    rng = np.random.RandomState(0)
+    pairs = rng.permutation(15 * 15)[:200]
+    X = np.column_stack([pairs // 15, pairs % 15])
+    y = rng.randint(1, 6, 200).astype(float)
+    split = PaperSplit("toy", X[:140], X[140:170], X[170:], y[:140], y[140:170], y[170:])
+    # tol=100: no iteration counts as an improvement, so the rule alone would stop after one
+    params = dict(n_components=2, encoder_layer_sizes=(4,), tol=100.0, n_iter_no_change=1, random_state=0)
+    curve = convergence_curve(params, split, 4)
+    assert len(curve) == 4 and np.all(np.isfinite(curve))
