@@ -271,6 +271,12 @@ def _verdicts(table3, friedman, sparsity, ablation, convergence, sparse_scopes):
             f"{result.pvalue:.3g}, CD = {result.critical_difference:.2f}")
     # Fig. 3: lowest test RMSE at every density, against the paper's baselines (its claim) and
     # against every model drawn; each lost point names the best rival there.
+    points = {}
+    for (name, model), by_density in sparsity.items():
+        for density, summary in by_density.items():
+            if summary is not None:
+                points.setdefault((name, density), {})[model] = summary
+
     def lost_points(rivals):
         lost, compared = [], 0
         for (name, density), summaries in points.items():
@@ -284,11 +290,6 @@ def _verdicts(table3, friedman, sparsity, ablation, convergence, sparse_scopes):
                 lost.append(f"{name} {100 * density:g} %: {rival} {_cell(others[rival])} vs ours {_cell(ours)}")
         return lost, compared
 
-    points = {}
-    for (name, model), by_density in sparsity.items():
-        for density, summary in by_density.items():
-            if summary is not None:
-                points.setdefault((name, density), {})[model] = summary
     lost, compared = lost_points(PAPER_BASELINE_NAMES)
     lost_to_any, compared_to_any = lost_points(set(MODELS) - {OURS})
     claim = "Lowest test RMSE at every training density (Fig. 3)."
