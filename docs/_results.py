@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skcrossvae.experiments._report import FIGURES, METRIC_LABELS, summary_cell
+
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 FINAL_ITERATIONS = (0, 2, 5, 10, 20, 30)
 
@@ -149,18 +151,6 @@ def fold_in():
     return _table(["data set", "model", "new users by", "RMSE", "NDCG@20", "users per second"], rows)
 
 
-_METRICS = {"rmse": "RMSE", "ndcg20": "NDCG@20", "ndcg50": "NDCG@50", "recall20": "Recall@20", "recall50": "Recall@50"}
-REPORT_FIGURES = ("fig2_critical_difference.png", "fig3_sparsity.png", "fig4_convergence.png")
-
-
-def _mean_std(summary):
-    return "failed" if summary is None else f"{summary['mean']:.4f} ± {summary['std']:.4f}"
-
-
-def _figure(name, alt):
-    return f".. image:: _generated/{name}\n   :alt: {alt}\n   :width: 100%\n"
-
-
 def reproduce_standard():
     folder = RESULTS / "reproduce_standard"
     path = folder / "results.json"
@@ -178,18 +168,19 @@ def reproduce_standard():
             "last recorded unit; its fits:\n\n" + parts)
     text += "\n.. rubric:: Table 3: test scores, mean ± std over the seeds\n\n"
     for dataset, models in document["table3"].items():
-        text += f"{dataset}:\n\n" + _table(["model", *_METRICS.values()], [
-            [model, *(_mean_std(row[metric]) for metric in _METRICS)] for model, row in models.items()]) + "\n"
+        text += f"{dataset}:\n\n" + _table(["model", *METRIC_LABELS.values()], [
+            [model, *(summary_cell(row[metric]) for metric in METRIC_LABELS)]
+            for model, row in models.items()]) + "\n"
     bases = list(document["ablation"])
     variants = list(dict.fromkeys(variant for base in bases for variant in document["ablation"][base]))
     text += ("\n.. rubric:: Table 4: ablation, test RMSE, each row re-tuned\n\n"
-             + _table(["variant", *bases], [[variant, *(_mean_std(document["ablation"][base].get(variant, {}).get("rmse"))
-                                                       for base in bases)] for variant in variants]))
-    figures = [(name, alt) for name, alt in zip(REPORT_FIGURES, (
-        "Fig. 2: Friedman test and Nemenyi critical-difference diagrams", "Fig. 3: test RMSE against training density",
-        "Fig. 4: test RMSE per iteration, variants A-E")) if (folder / name).exists()]
-    for name, alt in figures:
-        text += f"\n.. rubric:: {alt}\n\n" + _figure(name, alt)
+             + _table(["variant", *bases], [
+                 [variant, *(summary_cell(document["ablation"][base].get(variant, {}).get("rmse")) for base in bases)]
+                 for variant in variants]))
+    for name, title in FIGURES.items():
+        if (folder / name).exists():
+            text += (f"\n.. rubric:: {title}\n\n"
+                     f".. image:: _generated/{name}\n   :alt: {title}\n   :width: 100%\n")
     return text
 
 
@@ -200,7 +191,7 @@ def render_all(target):
     for name, render in (("defaults_validation", defaults_validation), ("compare_defaults", compare_defaults),
                          ("speed", speed), ("fold_in", fold_in), ("reproduce_standard", reproduce_standard)):
         (target / f"{name}.rst").write_text(render())
-    for name in REPORT_FIGURES:  # the included tables refer to the report's figures from here
+    for name in FIGURES:  # the included tables refer to the report's figures from here
         figure = RESULTS / "reproduce_standard" / name
         if figure.exists():
             shutil.copyfile(figure, target / name)

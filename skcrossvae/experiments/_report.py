@@ -20,9 +20,17 @@ from ._reproduce import (
     unit_seconds,
 )
 
-_LABELS = dict(rmse="RMSE", ndcg20="NDCG@20", ndcg50="NDCG@50", recall20="Recall@20",
+METRIC_LABELS = dict(rmse="RMSE", ndcg20="NDCG@20", ndcg50="NDCG@50", recall20="Recall@20",
                recall50="Recall@50")
 _LOWER_IS_BETTER = dict(rmse=True, ndcg20=False, ndcg50=False, recall20=False, recall50=False)
+
+#: The report's figures: file name -> title (its section in the report, its caption in the docs).
+FIGURES = {
+    "fig2_critical_difference.png": "Fig. 2: Friedman test and Nemenyi critical difference (alpha 0.1)",
+    "fig3_sparsity.png": "Fig. 3: test RMSE against training density",
+    "fig4_convergence.png": "Fig. 4: test RMSE per iteration, variants A-E of the paper's model",
+}
+_FIG2, _FIG3, _FIG4 = FIGURES
 
 #: The paper's data sets, which are not available offline.
 _PAPER_DATASETS = "ML-1M, ML-10M, ML-20M, Amazon-Pet and Amazon-Kindle"
@@ -58,7 +66,7 @@ def _summary(records, metric):
     return mean_std(values) if values else None
 
 
-def _cell(summary, digits=4, bold=False):
+def summary_cell(summary, digits=4, bold=False):
     if summary is None:
         return "failed"
     text = f"{summary['mean']:.{digits}f} ± {summary['std']:.{digits}f}"
@@ -83,12 +91,12 @@ def _best(summaries, metric):
 def _metric_table(rows, first_header):
     """Markdown table of ``rows`` (label -> {metric: summary}), the best of each column bold."""
     best = {metric: _best({label: row[metric] for label, row in rows.items()}, metric) for metric in METRICS}
-    lines = [f"| {first_header} | " + " | ".join(_LABELS[m] for m in METRICS) + " |",
+    lines = [f"| {first_header} | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
              "|---" * (len(METRICS) + 1) + "|"]
     for label, row in rows.items():
         # ties (say a recall of 1 for every model) are all bold
         lines.append(f"| {label} | " + " | ".join(
-            _cell(row[m], bold=best[m] is not None and row[m] is not None
+            summary_cell(row[m], bold=best[m] is not None and row[m] is not None
                   and row[m]["mean"] == rows[best[m]][m]["mean"]) for m in METRICS) + " |")
     return lines
 
@@ -123,7 +131,7 @@ def _draw_cd(table3, path):
         axes = figure.add_subplot(len(drawn), 1, position)
         plot_critical_difference(result.average_ranks, result.critical_difference, ax=axes,
                                  labels=result.model_names)
-        axes.set_title(f"{_LABELS[metric]}: Friedman p = {result.pvalue:.3g}, CD = "
+        axes.set_title(f"{METRIC_LABELS[metric]}: Friedman p = {result.pvalue:.3g}, CD = "
                        f"{result.critical_difference:.2f}", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -231,7 +239,7 @@ def _verdicts(table3, friedman, sparsity, ablation, convergence, sparse_scopes):
             continue
         best = min(others, key=lambda m: others[m]["mean"])
         holds &= _beats(ours, others[best], "rmse")
-        evidence.append(f"{name}: ours {_cell(ours)} against {best} {_cell(others[best])}")
+        evidence.append(f"{name}: ours {summary_cell(ours)} against {best} {summary_cell(others[best])}")
     claim = "Lower test RMSE than each of the six baselines on every data set (Table 3)."
     verdicts[claim] = _verdict(holds, "; ".join(evidence)) if tested else _untestable("no finished runs")
     # Table 3, ranking metrics: better than or equal to every baseline.
@@ -246,7 +254,8 @@ def _verdicts(table3, friedman, sparsity, ablation, convergence, sparse_scopes):
             best = max(others, key=lambda m: others[m]["mean"])
             if ours is None or not _tied_or_better(ours, others[best], metric):
                 holds = False
-                evidence.append(f"{name} {_LABELS[metric]}: ours {_cell(ours)} < {best} {_cell(others[best])}")
+                evidence.append(f"{name} {METRIC_LABELS[metric]}: ours {summary_cell(ours)} < {best} "
+                                f"{summary_cell(others[best])}")
     claim = ("NDCG@20/50 and Recall@20/50 better than or equal to each of the six baselines' (Table 3; "
              "equal: within the larger standard deviation).")
     verdicts[claim] = (_verdict(holds, "; ".join(evidence) or "ours best or tied everywhere")
@@ -287,7 +296,8 @@ def _verdicts(table3, friedman, sparsity, ablation, convergence, sparse_scopes):
             rival = min(others, key=lambda model: others[model]["mean"])
             ours = summaries.get(OURS)
             if ours is None or not _beats(ours, others[rival], "rmse"):
-                lost.append(f"{name} {100 * density:g} %: {rival} {_cell(others[rival])} vs ours {_cell(ours)}")
+                lost.append(f"{name} {100 * density:g} %: {rival} {summary_cell(others[rival])} "
+                            f"vs ours {summary_cell(ours)}")
         return lost, compared
 
     lost, compared = lost_points(PAPER_BASELINE_NAMES)
@@ -331,7 +341,7 @@ def _verdicts(table3, friedman, sparsity, ablation, convergence, sparse_scopes):
         scopes.add(scope)
         better = "local" if local["mean"] < glob["mean"] else "global"
         holds &= better == scope
-        evidence.append(f"{name} (the rule picks {scope}): local {_cell(local)}, global {_cell(glob)}")
+        evidence.append(f"{name} (the rule picks {scope}): local {summary_cell(local)}, global {summary_cell(glob)}")
     verdicts[claim] = (_verdict(holds, "; ".join(evidence)) if scopes >= {"local", "global"}
                        else _untestable("needs the ablation on a dense and on a sparse data set; "
                                         + ("; ".join(evidence) or "none finished")))
@@ -344,7 +354,7 @@ def _verdicts(table3, friedman, sparsity, ablation, convergence, sparse_scopes):
             continue
         tested = True
         holds &= _beats(nested, alternating, "rmse")
-        evidence.append(f"{name}: nested {_cell(nested)}, alternating {_cell(alternating)}")
+        evidence.append(f"{name}: nested {summary_cell(nested)}, alternating {summary_cell(alternating)}")
     verdicts[claim] = _verdict(holds, "; ".join(evidence)) if tested else _untestable("no finished ablation")
     # Fig. 4: cross feedback (B, D) below its counterpart (A, C) at every iteration.
     claim = "Variants with cross feedback (B, D) have lower test RMSE than A, C at every iteration (Fig. 4)."
@@ -415,9 +425,9 @@ def write_report(records, budget, datasets, missing, seconds_this_run):
     """
     folder = records.folder
     table3 = _table3(records, datasets)
-    friedman = _draw_cd(table3, folder / "fig2_critical_difference.png")
-    sparsity = _draw_sparsity(records, datasets, folder / "fig3_sparsity.png")
-    convergence = _draw_convergence(records, folder / "fig4_convergence.png")
+    friedman = _draw_cd(table3, folder / _FIG2)
+    sparsity = _draw_sparsity(records, datasets, folder / _FIG3)
+    convergence = _draw_convergence(records, folder / _FIG4)
     ablation = _ablation(records)
     sparse_scopes = {record["dataset"]: record.get("rule_scope") for record in records.of_part("ablation")}
     verdicts = _verdicts(table3, _friedman(table3, "rmse", [OURS, *PAPER_BASELINE_NAMES]), sparsity,
@@ -453,36 +463,36 @@ def write_report(records, budget, datasets, missing, seconds_this_run):
     lines += ["", "## Table 3: test scores (mean ± std over seeds; best bold)", ""]
     for name, rows in table3.items():
         lines += [f"### {name}", "", *_metric_table(rows, "model"), ""]
-    lines += ["## Fig. 2: Friedman test and Nemenyi critical difference (alpha 0.1)", ""]
+    lines += [f"## {FIGURES[_FIG2]}", ""]
     if any(result is not None for result in friedman.values()):
-        lines += ["![Fig. 2](fig2_critical_difference.png)", ""]
+        lines += [f"![Fig. 2]({_FIG2})", ""]
         for metric, result in friedman.items():
             if result is not None:
                 result, complete = result
                 ranks = ", ".join(f"{name} {rank:.2f}" for rank, name in
                                   sorted(zip(result.average_ranks, result.model_names)))
-                lines.append(f"- {_LABELS[metric]} over {len(complete)} data sets: p = {result.pvalue:.3g}, "
+                lines.append(f"- {METRIC_LABELS[metric]} over {len(complete)} data sets: p = {result.pvalue:.3g}, "
                              f"CD = {result.critical_difference:.2f}; average ranks {ranks}")
     else:
         lines.append("Not drawn: it needs at least 2 data sets on which every model finished.")
-    lines += ["", "## Fig. 3: test RMSE against training density", "",
+    lines += ["", f"## {FIGURES[_FIG3]}", "",
               "Our model and the 3 baselines of lowest validation RMSE on each data set, each with the "
               "configuration its Table 3 search selected for that seed, fitted on "
               + ", ".join(f"{100 * d:g} %" for d in budget.densities)
               + " of the ratings (the rest halved into validation and test).", ""]
     if sparsity:
-        lines += ["![Fig. 3](fig3_sparsity.png)", "", "| data set | model | "
+        lines += [f"![Fig. 3]({_FIG3})", "", "| data set | model | "
                   + " | ".join(f"{100 * d:g} %" for d in budget.densities) + " |",
                   "|---" * (len(budget.densities) + 2) + "|"]
         for (name, model), by_density in sparsity.items():
             lines.append(f"| {name} | {model} | " + " | ".join(
-                _cell(by_density.get(d)) if d in by_density else "—" for d in budget.densities) + " |")
+                summary_cell(by_density.get(d)) if d in by_density else "—" for d in budget.densities) + " |")
     lines += ["", "## Table 4: ablation (each row re-tuned over the sizes and KL weights)", ""]
     for (name, base), rows in ablation.items():
         lines += [f"### {name}, from the {base}", "", *_metric_table(rows, "variant"), ""]
-    lines += ["## Fig. 4: test RMSE per iteration, variants A-E of the paper's model", ""]
+    lines += [f"## {FIGURES[_FIG4]}", ""]
     if convergence:
-        lines += ["![Fig. 4](fig4_convergence.png)", "",
+        lines += [f"![Fig. 4]({_FIG4})", "",
                   "Each variant is fitted once on the training part for a fixed number of iterations "
                   "(no early stopping) and scored on the test part after every iteration.", "",
                   "| variant | description | iteration 1 | last | lowest |", "|---|---|---|---|---|"]
